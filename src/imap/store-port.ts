@@ -1,0 +1,124 @@
+// The narrow interface through which IMAP command handlers reach a user's mail.
+// src/mailstore implements it over CRDT state in LevelDB; the protocol layer
+// sees only this. Mailbox names here are Unicode with "/" as the separator
+// (modified UTF-7 is a wire concern handled by the commands).
+
+import type { SearchKey } from "./types";
+
+export type SpecialUse = "\\Sent" | "\\Drafts" | "\\Trash" | "\\Junk" | "\\Archive";
+
+/** Why a store operation was refused; commands map these to NO [CODE] responses. */
+export type StoreErrorCode =
+  | "NONEXISTENT"
+  | "ALREADYEXISTS"
+  | "CANNOT"
+  | "TOOBIG"
+  | "LIMIT"
+  | "SERVERBUG";
+
+export class StoreError extends Error {
+  constructor(public readonly code: StoreErrorCode, message: string) {
+    super(message);
+    this.name = "StoreError";
+  }
+}
+
+export interface MailboxInfo {
+  name: string;
+  specialUse?: SpecialUse;
+  subscribed: boolean;
+}
+
+export interface MailboxStatus {
+  messages: number;
+  recent: number;
+  uidNext: number;
+  uidValidity: number;
+  unseen: number;
+}
+
+/** What SELECT, FETCH FLAGS and SEARCH need of a message without its body. */
+export interface MessageMeta {
+  uid: number;
+  /** Stored flags and keywords, never \Recent (that one is per session). */
+  flags: string[];
+  /** Milliseconds since the epoch. */
+  internalDate: number;
+  size: number;
+}
+
+/**
+ * Changes to a mailbox, pushed to every open handle of it, whether the change
+ * came from this session, another session or another replica.
+ */
+export type MailboxChange =
+  | { kind: "added"; message: MessageMeta }
+  | { kind: "removed"; uid: number }
+  | { kind: "flags"; uid: number; flags: string[] }
+  /** The mailbox itself went away (deleted elsewhere) or its UIDVALIDITY changed. */
+  | { kind: "gone" };
+
+export interface CopyResult {
+  uidValidity: number;
+  /** Source UID and the UID it got in the destination, in source UID order. */
+  pairs: Array<[number, number]>;
+}
+
+/** An open (selected or examined) mailbox. */
+export interface MailboxHandle {
+  readonly name: string;
+  readonly uidValidity: number;
+  readonly readOnly: boolean;
+  uidNext(): number;
+  /** Current messages in ascending UID order; served from the per-mailbox index. */
+  messages(): MessageMeta[];
+  /**
+   * UIDs among `uids` that this handle is the first to see; RFC 3501 §2.3.2
+   * \Recent belongs to exactly one session. Read-only handles claim nothing.
+   */
+  claimRecent(uids: number[]): number[];
+  /** The raw RFC 5322 bytes. */
+  body(uid: number): Promise<Buffer>;
+  /** Parsed MIME structure of a message (cached per blob, so bodies are parsed once). */
+  mime(uid: number): Promise<import("../mime/types").MimeNode>;
+  /** Applies a flag change to the listed UIDs; returns the new flags of each changed message. */
+  store(uids: number[], mode: "set" | "add" | "remove", flags: string[]): Promise<Map<number, string[]>>;
+  copy(uids: number[], destination: string): Promise<CopyResult>;
+  /** Copy then expunge from this mailbox, as one op. */
+  move(uids: number[], destination: string): Promise<CopyResult>;
+  /** Removes messages flagged \Deleted, limited to `uids` when given (UID EXPUNGE). Returns removed UIDs. */
+  expunge(uids?: number[]): Promise<number[]>;
+  /** UIDs matching the key, ascending. `seqOf` maps a UID to this session's sequence number. */
+  search(key: SearchKey, seqOf: (uid: number) => number, recent: ReadonlySet<number>): Promise<number[]>;
+  /** Subscribes to changes; returns the unsubscribe function. */
+  watch(listener: (change: MailboxChange) => void): () => void;
+  close(): void;
+}
+
+/** One authenticated user's mail. */
+export interface UserStore {
+  readonly user: string;
+  list(): MailboxInfo[];
+  /** Mailbox that exists, resolving INBOX case-insensitively; undefined if none. */
+  info(name: string): MailboxInfo | undefined;
+  create(name: string): Promise<void>;
+  delete(name: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  subscribe(name: string): Promise<void>;
+  unsubscribe(name: string): Promise<void>;
+  /** Names subscribed to, including ones that no longer exist (LSUB reports those too). */
+  subscriptions(): string[];
+  status(name: string): MailboxStatus;
+  append(
+    name: string,
+    body: Buffer,
+    flags: string[],
+    internalDate?: number,
+  ): Promise<{ uidValidity: number; uid: number }>;
+  open(name: string, readOnly: boolean): Promise<MailboxHandle>;
+}
+
+/** Resolves a logged-in user to their mail. */
+export interface MailStore {
+  forUser(user: string): Promise<UserStore>;
+}
