@@ -1,0 +1,3 @@
+export * from "./password";
+export * from "./username";
+export * from "./user-directory";

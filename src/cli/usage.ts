@@ -1,0 +1,60 @@
+/** A mistake in the command line: reported with the usage hint, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export const MAIN_HELP = `Usage: charon <command> [options]
+
+Commands:
+  dev     run a single-node server for local use (IMAPS + IMAP with STARTTLS)
+  user    manage the user directory (add, passwd, del, list)
+
+Options:
+  -h, --help      show help (also: charon <command> --help)
+  -v, --version   print the version
+`;
+
+export const DEV_HELP = `Usage: charon dev [options]
+
+Runs one node with everything in it: the mail store, the user directory and
+the client listeners. Prints "ready imaps=HOST:PORT imap=HOST:PORT" on stdout
+when it accepts connections; logs are JSON lines on stderr.
+
+Options:
+  --data DIR               data directory (default ./.charon); created if missing
+  --imaps-port N           implicit-TLS port (default 1993; 0 = any free port)
+  --imap-port N            plain port offering STARTTLS (default 1143; 0 = any free port)
+  --host ADDR              address to listen on (default 127.0.0.1)
+  --user NAME:PASSWORD     create the user, or reset their password (repeatable).
+                           Without any --user, the user "demo" gets a fresh random
+                           password, printed as "user demo password ...".
+  --max-message-size N     largest message or literal accepted, in bytes (default 64 MiB)
+  --log-level LEVEL        fatal, error, warn, info (default), debug, trace or silent
+  -h, --help               show this help
+
+SIGINT or SIGTERM: every session gets "* BYE", the store is closed, exit code 0.
+`;
+
+export const USER_HELP = `Usage: charon user <add|passwd|del|list> [--data DIR] [NAME] [options]
+
+  add NAME       create a user
+  passwd NAME    set a user's password
+  del NAME       delete a user
+  list           print the user names, one per line
+
+Options:
+  --data DIR          data directory (default ./.charon); the directory is DIR/users.json
+  --password P        the password (visible to other local users in the process list)
+  --password-stdin    read the password from standard input (one line)
+  -h, --help          show this help
+
+Without --password or --password-stdin, add and passwd generate a random
+password and print "user NAME password ...". Only scrypt hashes are stored.
+`;

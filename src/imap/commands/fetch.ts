@@ -1,0 +1,233 @@
+// FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8).
+import { envelope, bodyStructure, section } from "../../mime";
+import type { MimeNode } from "../../mime/types";
+import { no, ok, SELECTED, type CommandContext, type CommandSpec, type Reply } from "../dispatcher";
+import { formatInternalDate } from "../grammar/dates";
+import { parseFetchAttributes } from "../grammar/fetch-attributes";
+import type { SelectedView } from "../selected-view";
+import { StoreError, type MessageMeta } from "../store-port";
+import { ProtocolError } from "../tokenizer";
+import type { FetchAttribute, SectionSpec, SequenceSet, Token } from "../types";
+import { Literal, encodeValue } from "../writer";
+import { resolveSet, sequenceSetArg } from "./args";
+import { encodeSexp } from "./sexp";
+
+export interface FetchArgs {
+  set: SequenceSet;
+  attrs: FetchAttribute[];
+  /** Response names of the BODY[...] attributes, in order, echoing the client's spelling. */
+  sectionNames: string[];
+  uid: boolean;
+}
+
+type BodyAttr = Extract<FetchAttribute, { kind: "BODY[]" }>;
+
+function tokenText(t: Token): string {
+  switch (t.type) {
+    case "atom":
+      return t.value;
+    case "string":
+      return `"${t.value.toString("utf8").replace(/["\\]/g, "\\$&")}"`;
+    case "nil":
+      return "NIL";
+    case "list":
+      return `(${t.items.map(tokenText).join(" ")})`;
+    case "section":
+      return `${t.atom}[${t.section.map(tokenText).join(" ")}]`;
+  }
+}
+
+/** Section tokens of BODY[...] / BODY.PEEK[...] in the order the client wrote them. */
+function sectionTokens(tokens: Token[], out: Array<Extract<Token, { type: "section" }>> = []) {
+  for (const t of tokens) {
+    if (t.type === "section" && /^BODY(\.PEEK)?$/i.test(t.atom)) out.push(t);
+    else if (t.type === "list") sectionTokens(t.items, out);
+  }
+  return out;
+}
+
+function specText(s: SectionSpec): string {
+  const parts = s.part.join(".");
+  const text = s.text ? (parts ? `${parts}.${s.text}` : s.text) : parts;
+  return s.fields ? `${text} (${s.fields.join(" ")})` : text;
+}
+
+function echoText(t: Extract<Token, { type: "section" }>): string {
+  const [first, ...rest] = t.section;
+  if (!first) return "";
+  const head = first.type === "atom" ? first.value.toUpperCase() : tokenText(first);
+  return [head, ...rest.map(tokenText)].join(" ");
+}
+
+function setsSeen(a: FetchAttribute): boolean {
+  return (a.kind === "BODY[]" && !a.peek) || a.kind === "RFC822" || a.kind === "RFC822.TEXT";
+}
+
+function needsMime(a: FetchAttribute): boolean {
+  switch (a.kind) {
+    case "ENVELOPE":
+    case "BODY":
+    case "BODYSTRUCTURE":
+    case "RFC822.HEADER":
+    case "RFC822.TEXT":
+      return true;
+    case "BODY[]":
+      return a.section.part.length > 0 || a.section.text !== undefined;
+    default:
+      return false;
+  }
+}
+
+function needsBody(a: FetchAttribute): boolean {
+  return a.kind === "BODY[]" || a.kind === "RFC822" || a.kind === "RFC822.HEADER" || a.kind === "RFC822.TEXT";
+}
+
+export const fetch: CommandSpec<FetchArgs> = {
+  name: "FETCH",
+  states: SELECTED,
+  uid: true,
+  updates: "no-expunge",
+  parse(args: Token[], uid: boolean) {
+    if (args.length < 2) throw new ProtocolError("Expected sequence set and fetch attributes");
+    const set = sequenceSetArg(args[0]);
+    const rest = args.slice(1);
+    const attrs = parseFetchAttributes(rest);
+    if (attrs.length === 0) throw new ProtocolError("No fetch attributes");
+    const bodies = attrs.filter((a): a is BodyAttr => a.kind === "BODY[]");
+    const tokens = sectionTokens(rest);
+    const sectionNames = bodies.map((a, i) => {
+      const t = tokens.length === bodies.length ? tokens[i] : undefined;
+      const inner = t ? echoText(t) : specText(a.section);
+      return `BODY[${inner}]${a.partial ? `<${a.partial.start}>` : ""}`;
+    });
+    return { set, attrs, sectionNames, uid };
+  },
+  handle: runFetch,
+};
+
+async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Reply> {
+  const view = ctx.view!;
+  const targets = resolveSet(view, args.set, args.uid);
+  if (targets.length === 0) return ok("FETCH completed");
+  const attrs = args.uid && !args.attrs.some((a) => a.kind === "UID") ? [{ kind: "UID" } as FetchAttribute, ...args.attrs] : args.attrs;
+
+  const current = new Map<number, MessageMeta>();
+  const wanted = new Set(targets);
+  for (const m of view.handle.messages()) if (wanted.has(m.uid)) current.set(m.uid, m);
+
+  // Setting \Seen first lets the response carry the new flags (RFC 3501 §6.4.5).
+  let seenNow = new Map<number, string[]>();
+  if (!view.readOnly && attrs.some(setsSeen)) {
+    const unseen = targets.filter((u) => {
+      const m = current.get(u);
+      return m && !view.isExpunged(u) && !m.flags.includes("\\Seen");
+    });
+    if (unseen.length > 0) seenNow = await view.handle.store(unseen, "add", ["\\Seen"]);
+  }
+
+  let missing = false;
+  for (const uid of targets) {
+    const meta = current.get(uid);
+    const seq = view.seqOf(uid);
+    if (!meta || view.isExpunged(uid) || seq === 0) {
+      missing = true;
+      continue;
+    }
+    let response: Buffer;
+    try {
+      response = await fetchOne(ctx, view, seq, meta, attrs, args.sectionNames, seenNow.get(uid));
+    } catch (err) {
+      if (err instanceof StoreError && err.code === "NONEXISTENT") {
+        missing = true;
+        continue;
+      }
+      throw err;
+    }
+    ctx.untagged(response);
+    await ctx.drain();
+  }
+  if (missing) return no("Some of the requested messages no longer exist", "EXPUNGEISSUED");
+  return ok("FETCH completed");
+}
+
+async function fetchOne(
+  ctx: CommandContext,
+  view: SelectedView,
+  seq: number,
+  meta: MessageMeta,
+  attrs: FetchAttribute[],
+  sectionNames: string[],
+  seenFlags: string[] | undefined,
+): Promise<Buffer> {
+  const uid = meta.uid;
+  let body: Buffer | undefined;
+  let mime: MimeNode | undefined;
+  if (attrs.some(needsBody)) body = await view.handle.body(uid);
+  if (attrs.some(needsMime)) mime = await view.handle.mime(uid);
+  const write = (line: string) => ctx.untagged(line);
+  const flags = seenFlags ?? meta.flags;
+
+  const items: Buffer[] = [];
+  const item = (name: string, value: Buffer | string) =>
+    items.push(Buffer.concat([Buffer.from(name + " "), typeof value === "string" ? Buffer.from(value) : value]));
+  const sectionOf = (spec: SectionSpec) => section(body!, mime!, spec);
+  let bodyIndex = 0;
+  let sentFlags = false;
+
+  for (const a of attrs) {
+    switch (a.kind) {
+      case "UID":
+        item("UID", String(uid));
+        break;
+      case "FLAGS":
+        item("FLAGS", view.reportFlags(uid, flags, write));
+        sentFlags = true;
+        break;
+      case "INTERNALDATE":
+        item("INTERNALDATE", `"${formatInternalDate(meta.internalDate)}"`);
+        break;
+      case "RFC822.SIZE":
+        item("RFC822.SIZE", String(meta.size));
+        break;
+      case "ENVELOPE":
+        item("ENVELOPE", encodeSexp(envelope(mime!)));
+        break;
+      case "BODY":
+        item("BODY", encodeSexp(bodyStructure(mime!, false)));
+        break;
+      case "BODYSTRUCTURE":
+        item("BODYSTRUCTURE", encodeSexp(bodyStructure(mime!, true)));
+        break;
+      case "RFC822":
+        item("RFC822", encodeValue(new Literal(body!)));
+        break;
+      case "RFC822.HEADER":
+        item("RFC822.HEADER", nstring(sectionOf({ part: [], text: "HEADER" })));
+        break;
+      case "RFC822.TEXT":
+        item("RFC822.TEXT", nstring(sectionOf({ part: [], text: "TEXT" })));
+        break;
+      case "BODY[]": {
+        const name = sectionNames[bodyIndex++] ?? `BODY[${specText(a.section)}]`;
+        let data = a.section.part.length === 0 && a.section.text === undefined ? body! : sectionOf(a.section);
+        if (data && a.partial) data = data.subarray(a.partial.start, a.partial.start + a.partial.length);
+        item(name, nstring(data));
+        break;
+      }
+    }
+  }
+  // A \Seen set by this FETCH is reported in the same response.
+  if (seenFlags && !sentFlags) item("FLAGS", view.reportFlags(uid, flags, write));
+
+  const parts: Buffer[] = [Buffer.from(`${seq} FETCH (`)];
+  items.forEach((b, i) => {
+    if (i > 0) parts.push(Buffer.from(" "));
+    parts.push(b);
+  });
+  parts.push(Buffer.from(")"));
+  return Buffer.concat(parts);
+}
+
+function nstring(data: Buffer | null): Buffer {
+  return data === null ? Buffer.from("NIL") : encodeValue(new Literal(data));
+}

@@ -1,0 +1,31 @@
+// SEARCH and UID SEARCH (RFC 3501 §6.4.4). An unsupported CHARSET is refused
+// by the grammar with NO [BADCHARSET (UTF-8 US-ASCII)].
+import { ok, SELECTED, type CommandSpec } from "../dispatcher";
+import { parseSearchProgram } from "../grammar/search-keys";
+import { ProtocolError } from "../tokenizer";
+import type { SearchKey, Token } from "../types";
+
+export const search: CommandSpec<{ key: SearchKey; uid: boolean }> = {
+  name: "SEARCH",
+  states: SELECTED,
+  uid: true,
+  updates: "no-expunge",
+  parse(args: Token[], uid: boolean) {
+    if (args.length === 0) throw new ProtocolError("Expected search criteria");
+    return { key: parseSearchProgram(args).key, uid };
+  },
+  async handle(ctx, { key, uid }) {
+    const view = ctx.view!;
+    // New messages get their numbers first, so that `*` and sequence keys mean what the client will see.
+    ctx.flushUpdates(false);
+    const found = await view.handle.search(key, (u) => view.seqOf(u), view.recent);
+    const hits: number[] = [];
+    for (const u of found) {
+      const seq = view.seqOf(u);
+      if (seq > 0) hits.push(uid ? u : seq);
+    }
+    hits.sort((a, b) => a - b);
+    ctx.untagged(hits.length > 0 ? `SEARCH ${hits.join(" ")}` : "SEARCH");
+    return ok("SEARCH completed");
+  },
+};

@@ -1,0 +1,299 @@
+// A session's own picture of its selected mailbox: the sequence numbers the
+// client knows, the flags it was last told, which messages are \Recent for
+// it, and the changes (from anyone, itself included) not yet reported.
+//
+// The store pushes every change to every open handle at once; the view queues
+// them and reports them only when RFC 3501 §7.4.1 allows: EXPUNGE never
+// during FETCH, STORE or SEARCH. Reports are computed against what the client
+// was told, so a change is reported once however many times it is heard
+// (the session's own STORE answers, then its watch event arrives: no repeat).
+
+import type { MailboxChange, MailboxHandle, MessageMeta } from "./store-port";
+
+export const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"] as const;
+
+/** Writes one untagged response; the session adds `* ` and CRLF. */
+export type UntaggedWriter = (content: string) => void;
+
+function isKeyword(flag: string): boolean {
+  return !flag.startsWith("\\");
+}
+
+function sameFlags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((f) => set.has(f));
+}
+
+export class SelectedView {
+  /** seq - 1 → UID; ascending. Entries past `reported` are new and not yet announced by EXISTS. */
+  private readonly uids: number[] = [];
+  private reported = 0;
+  /** Flags as the client last saw them (or as they arrived, for messages it has not fetched). */
+  private readonly flags = new Map<number, string[]>();
+  /** Messages that are \Recent for this session. */
+  readonly recent = new Set<number>();
+  private reportedRecent = 0;
+  /** Keywords announced in FLAGS / PERMANENTFLAGS; imaptest rejects FETCH FLAGS with any other. */
+  private readonly keywords = new Set<string>();
+  /** Removed from the store, still numbered for the client until EXPUNGE may be sent. */
+  private readonly expunged = new Set<number>();
+  private pending: MailboxChange[] = [];
+  private unwatch: (() => void) | undefined;
+  /** The mailbox was deleted or its UIDVALIDITY changed: the session must end. */
+  gone = false;
+  /** Called (synchronously) whenever a change is queued; IDLE uses it. */
+  onChange: (() => void) | undefined;
+
+  private constructor(readonly handle: MailboxHandle) {}
+
+  /** Opens the view over a freshly opened handle; messages present now are numbered 1..n. */
+  static open(handle: MailboxHandle): SelectedView {
+    const view = new SelectedView(handle);
+    const list = handle.messages();
+    for (const m of list) {
+      view.uids.push(m.uid);
+      view.flags.set(m.uid, [...m.flags]);
+      for (const f of m.flags) if (isKeyword(f)) view.keywords.add(f);
+    }
+    view.reported = view.uids.length;
+    for (const u of handle.claimRecent(view.uids)) view.recent.add(u);
+    view.reportedRecent = view.recent.size;
+    // Reading the list and subscribing happen in one turn, so no change falls between them.
+    view.unwatch = handle.watch((change) => {
+      view.pending.push(change);
+      view.onChange?.();
+    });
+    return view;
+  }
+
+  get readOnly(): boolean {
+    return this.handle.readOnly;
+  }
+
+  /** Number of messages the client knows of. */
+  get exists(): number {
+    return this.reported;
+  }
+
+  get recentCount(): number {
+    return this.reportedRecent;
+  }
+
+  get hasPending(): boolean {
+    return this.pending.length > 0 || (this.expunged.size > 0 && !this.gone);
+  }
+
+  /** UID of a sequence number the client knows; undefined if out of range. */
+  uidAt(seq: number): number | undefined {
+    return seq >= 1 && seq <= this.reported ? this.uids[seq - 1] : undefined;
+  }
+
+  /** Sequence number of a UID the client knows, 0 if none. */
+  seqOf(uid: number): number {
+    const i = this.indexOf(uid);
+    return i >= 0 && i < this.reported ? i + 1 : 0;
+  }
+
+  /** UIDs the client knows, in sequence order. */
+  knownUids(): number[] {
+    return this.uids.slice(0, this.reported);
+  }
+
+  /** Removed by someone, EXPUNGE not yet sent: fetches of it can only fail. */
+  isExpunged(uid: number): boolean {
+    return this.expunged.has(uid);
+  }
+
+  /** Flags the client was last told (or would see now), without \Recent. */
+  knownFlags(uid: number): string[] {
+    return this.flags.get(uid) ?? [];
+  }
+
+  /** Permanent flags list for SELECT and later FLAGS updates. */
+  flagList(): string[] {
+    return [...SYSTEM_FLAGS, ...this.keywords];
+  }
+
+  /**
+   * Records that the client is being told `flags` for `uid` and returns the
+   * FLAGS list to send (with \Recent). Announces new keywords first.
+   */
+  reportFlags(uid: number, flags: readonly string[], write: UntaggedWriter): string {
+    this.announceKeywords(flags, write);
+    this.flags.set(uid, [...flags]);
+    return this.flagsText(uid, flags);
+  }
+
+  /** Records flags the client already knows without telling it (STORE .SILENT). */
+  noteFlags(uid: number, flags: readonly string[], write: UntaggedWriter): void {
+    this.announceKeywords(flags, write);
+    this.flags.set(uid, [...flags]);
+  }
+
+  /** `(\Seen $Foo \Recent)` */
+  flagsText(uid: number, flags: readonly string[]): string {
+    const all = this.recent.has(uid) ? [...flags, "\\Recent"] : [...flags];
+    return `(${all.join(" ")})`;
+  }
+
+  /** Queues a change the session learnt of directly (its own EXPUNGE/MOVE results). */
+  queue(change: MailboxChange): void {
+    this.pending.push(change);
+  }
+
+  /**
+   * Sends what the client has not been told: EXPUNGE (only if allowed), then
+   * FLAGS for new keywords, EXISTS/RECENT if the count changed, and FETCH FLAGS
+   * for flag changes. Each EXPUNGE number is relative to the previous one.
+   */
+  flush(write: UntaggedWriter, allowExpunge: boolean): void {
+    const events = this.pending;
+    this.pending = [];
+    const fresh: number[] = [];
+    const flagChanges = new Map<number, string[]>();
+    for (const ev of events) {
+      switch (ev.kind) {
+        case "added":
+          if (this.addNew(ev.message)) fresh.push(ev.message.uid);
+          break;
+        case "removed":
+          this.remove(ev.uid, flagChanges);
+          break;
+        case "flags": {
+          const i = this.indexOf(ev.uid);
+          if (i < 0) break;
+          if (i >= this.reported) this.flags.set(ev.uid, [...ev.flags]);
+          else flagChanges.set(ev.uid, [...ev.flags]);
+          break;
+        }
+        case "gone":
+          this.gone = true;
+          break;
+      }
+    }
+    if (this.gone) return;
+    const stillHere = fresh.filter((u) => this.indexOf(u) >= 0);
+    for (const u of this.handle.claimRecent(stillHere)) this.recent.add(u);
+
+    if (allowExpunge && this.expunged.size > 0) this.sendExpunges(write);
+
+    for (let i = this.reported; i < this.uids.length; i++) {
+      this.announceKeywords(this.flags.get(this.uids[i]!) ?? [], write);
+    }
+    const announcedCount = this.uids.length !== this.reported;
+    if (announcedCount) {
+      this.reported = this.uids.length;
+      write(`${this.reported} EXISTS`);
+    }
+    let recent = 0;
+    for (const u of this.recent) if (this.indexOf(u) >= 0) recent++;
+    if (announcedCount || recent !== this.reportedRecent) {
+      if (announcedCount || recent > this.reportedRecent) write(`${recent} RECENT`);
+      this.reportedRecent = recent;
+    }
+
+    for (const [uid, flags] of flagChanges) {
+      if (this.expunged.has(uid)) continue;
+      const seq = this.seqOf(uid);
+      if (seq === 0) continue;
+      const before = this.flags.get(uid);
+      if (before && sameFlags(before, flags)) continue;
+      const text = this.reportFlags(uid, flags, write);
+      write(`${seq} FETCH (FLAGS ${text} UID ${uid})`);
+    }
+  }
+
+  /**
+   * The session's own EXPUNGE (or MOVE): reports each removed UID the client
+   * still knows as `* n EXPUNGE`, together with anything else pending.
+   */
+  expungeOwn(uids: readonly number[], write: UntaggedWriter): void {
+    for (const uid of uids) this.pending.push({ kind: "removed", uid });
+    this.flush(write, true);
+  }
+
+  /** CLOSE: forgets removals without telling the client (RFC 3501 §6.4.2). */
+  close(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
+    this.onChange = undefined;
+    this.handle.close();
+  }
+
+  /** Picks up messages added to the store that no change has told the view of yet (own APPEND). */
+  catchUp(): void {
+    const last = this.uids.length > 0 ? this.uids[this.uids.length - 1]! : 0;
+    const list = this.handle.messages();
+    for (let i = list.length - 1; i >= 0 && list[i]!.uid > last; i--) {
+      this.pending.push({ kind: "added", message: list[i]! });
+    }
+  }
+
+  private addNew(m: MessageMeta): boolean {
+    const last = this.uids.length > 0 ? this.uids[this.uids.length - 1]! : 0;
+    // UIDs only grow within a UIDVALIDITY; a lower one is a duplicate notice.
+    if (m.uid <= last) return false;
+    this.uids.push(m.uid);
+    this.flags.set(m.uid, [...m.flags]);
+    return true;
+  }
+
+  private remove(uid: number, flagChanges: Map<number, string[]>): void {
+    const i = this.indexOf(uid);
+    if (i < 0) return;
+    flagChanges.delete(uid);
+    if (i >= this.reported) {
+      // The client never heard of it: it can vanish silently.
+      this.uids.splice(i, 1);
+      this.flags.delete(uid);
+      this.recent.delete(uid);
+      return;
+    }
+    this.expunged.add(uid);
+  }
+
+  private sendExpunges(write: UntaggedWriter): void {
+    // Highest first: each number stays valid for the client after the previous removal.
+    const doomed = [...this.expunged].map((u) => this.indexOf(u)).filter((i) => i >= 0).sort((a, b) => b - a);
+    for (const i of doomed) {
+      const uid = this.uids[i]!;
+      write(`${i + 1} EXPUNGE`);
+      this.uids.splice(i, 1);
+      this.flags.delete(uid);
+      this.recent.delete(uid);
+      this.reported--;
+    }
+    this.expunged.clear();
+    let recent = 0;
+    for (const u of this.recent) if (this.indexOf(u) >= 0) recent++;
+    this.reportedRecent = Math.min(this.reportedRecent, recent);
+  }
+
+  private announceKeywords(flags: readonly string[], write: UntaggedWriter): void {
+    let added = false;
+    for (const f of flags) {
+      if (isKeyword(f) && !this.keywords.has(f)) {
+        this.keywords.add(f);
+        added = true;
+      }
+    }
+    if (!added) return;
+    const list = this.flagList().join(" ");
+    write(`FLAGS (${list})`);
+    write(this.readOnly ? "OK [PERMANENTFLAGS ()] Read-only mailbox" : `OK [PERMANENTFLAGS (${list} \\*)] Flags permitted`);
+  }
+
+  private indexOf(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.uids[mid]!;
+      if (v === uid) return mid;
+      if (v < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,441 @@
+// One IMAP connection: bytes in, framed commands run strictly in order, bytes
+// out. The session owns the state machine (RFC 3501 §3) and the selected
+// mailbox view; what each command does lives in src/imap/commands.
+
+import type { Logger } from "pino";
+import { capabilities } from "./capabilities";
+import { ALL_COMMANDS } from "./commands";
+import { Dispatcher, type CommandContext, type Reply } from "./dispatcher";
+import { CommandFramer, type FramerEvent, type FramerLimits } from "./framer";
+import type { SelectedView } from "./selected-view";
+import type { MailStore, UserStore } from "./store-port";
+import { parseCommand, ProtocolError } from "./tokenizer";
+import type { ParsedCommand, SessionState } from "./types";
+
+export interface SessionOptions {
+  store: MailStore;
+  authenticate(user: string, password: string): Promise<boolean>;
+  limits: FramerLimits & { maxAppendSize: number };
+  /** Whether the connection is already TLS. */
+  secure: boolean;
+  /** Upgrades the socket in place; undefined when STARTTLS is not offered (already TLS). */
+  startTls?: () => Promise<void>;
+  log: Logger;
+  serverName?: string;
+  /**
+   * The session starts authenticated as this user (no greeting capabilities for
+   * login): the distributor did the login and relays the rest of the connection.
+   */
+  preauthenticated?: { user: string };
+  /** Commands queued (read but not yet run) before reading is paused. Default 64. */
+  maxQueuedCommands?: number;
+  /** Bytes of queued commands (literals included) before reading is paused. Default 1 MiB. */
+  maxQueuedBytes?: number;
+}
+
+/**
+ * What the session writes to. `write` returns false when the peer is slow;
+ * with `whenDrained` the session then holds further output (the next command,
+ * IDLE updates, the rest of a FETCH) until the transport has drained. Without
+ * it the session cannot know and keeps writing; the owner should then stop
+ * reading input while writes are pending. `pause`/`resume` stop and restart
+ * reading when too many pipelined commands wait.
+ */
+export interface SessionTransport {
+  write(b: Buffer | string): boolean;
+  end(): void;
+  pause?(): void;
+  resume?(): void;
+  /** Resolves once the data written so far is below the high-water mark again (socket 'drain'). */
+  whenDrained?(): Promise<void>;
+}
+
+const CRLF = "\r\n";
+
+export class ImapSession {
+  private framer: CommandFramer;
+  private readonly dispatcher = new Dispatcher(ALL_COMMANDS);
+  private readonly queue: FramerEvent[] = [];
+  private running = false;
+  private readingPaused = false;
+  private closed = false;
+  private state: SessionState = "not-authenticated";
+  private secure: boolean;
+  private userStore: UserStore | undefined;
+  private view: SelectedView | undefined;
+  private idling = false;
+  private writeBlocked = false;
+  private drainWaiters: Array<() => void> = [];
+  private lineWaiter: ((line: string | null) => void) | undefined;
+  private currentTag = "*";
+  private readonly maxQueued: number;
+  private readonly maxQueuedBytes: number;
+  private queuedBytes = 0;
+  private readonly log: Logger;
+  /** Resolves when a preauthenticated session has loaded its user's store. */
+  private ready: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly transport: SessionTransport,
+    private readonly opts: SessionOptions,
+  ) {
+    this.secure = opts.secure;
+    this.log = opts.log;
+    this.maxQueued = opts.maxQueuedCommands ?? 64;
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? 1024 * 1024;
+    this.framer = this.newFramer();
+    const pre = opts.preauthenticated;
+    if (pre) {
+      this.ready = this.enterAuthenticated(pre.user).catch((err: unknown) => {
+        this.log.error({ err, user: pre.user }, "could not open the mail of a preauthenticated user");
+        this.shutdown("Mail store unavailable").catch(() => undefined);
+      });
+    }
+  }
+
+  /** Writes the greeting: `* OK [CAPABILITY ...]` (or `* PREAUTH` for a relayed, logged-in session). */
+  greet(): void {
+    const name = this.opts.serverName ?? "charon";
+    if (this.opts.preauthenticated) {
+      this.writeLine(`* PREAUTH [CAPABILITY ${this.capabilityList().join(" ")}] ${name} ready`);
+    } else {
+      this.writeLine(`* OK [CAPABILITY ${this.capabilityList().join(" ")}] ${name} ready`);
+    }
+  }
+
+  /** Bytes from the socket. Never throws. */
+  onData(chunk: Buffer): void {
+    if (this.closed || this.state === "logout") return;
+    try {
+      this.feed(chunk);
+    } catch (err) {
+      this.log.error({ err }, "framing failed");
+      this.writeLine("* BAD Internal error while reading the command");
+    }
+    this.pump();
+  }
+
+  /** The transport can take more output again (called through `whenDrained`, or by the owner). */
+  onDrain(): void {
+    this.writeBlocked = false;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+    if (this.idling) this.flushIdle();
+  }
+
+  /** The connection is gone: release the mailbox, wake anything waiting. */
+  onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.idling = false;
+    this.clearQueue();
+    this.view?.close();
+    this.view = undefined;
+    this.lineWaiter?.(null);
+    this.lineWaiter = undefined;
+    this.onDrain();
+  }
+
+  /** Server shutdown: `* BYE`, then the connection ends. */
+  async shutdown(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.writeLine(`* BYE ${reason}`);
+    this.transport.end();
+    this.onClose();
+  }
+
+  /** For tests and metrics. */
+  get sessionState(): SessionState {
+    return this.state;
+  }
+
+  // ---- input ----
+
+  private newFramer(): CommandFramer {
+    return new CommandFramer(
+      { maxLineLength: this.opts.limits.maxLineLength, maxLiteralSize: this.opts.limits.maxLiteralSize },
+      () => this.writeLine("+ Ready for literal data"),
+    );
+  }
+
+  private feed(chunk: Buffer): void {
+    // A raw line (DONE, a SASL response) ends at the first LF; whatever follows is commands again.
+    while (this.framer.rawLineMode && chunk.length > 0) {
+      const lf = chunk.indexOf(0x0a);
+      const head = lf < 0 ? chunk : chunk.subarray(0, lf + 1);
+      chunk = lf < 0 ? Buffer.alloc(0) : chunk.subarray(lf + 1);
+      const events = this.framer.push(head);
+      if (events.length > 0) {
+        this.framer.rawLineMode = false;
+        this.enqueue(events);
+      }
+    }
+    if (chunk.length > 0) this.enqueue(this.framer.push(chunk));
+  }
+
+  private enqueue(events: FramerEvent[]): void {
+    for (const ev of events) {
+      if (this.lineWaiter && this.queue.length === 0) {
+        const w = this.lineWaiter;
+        this.lineWaiter = undefined;
+        w(rawLine(ev));
+      } else {
+        this.queue.push(ev);
+        this.queuedBytes += eventBytes(ev);
+      }
+    }
+    const full = this.queue.length >= this.maxQueued || this.queuedBytes >= this.maxQueuedBytes;
+    if (!this.readingPaused && full && this.transport.pause) {
+      this.readingPaused = true;
+      this.transport.pause();
+    }
+  }
+
+  private dequeue(): FramerEvent | undefined {
+    const ev = this.queue.shift();
+    if (ev) this.queuedBytes -= eventBytes(ev);
+    if (this.readingPaused && this.queue.length <= this.maxQueued / 2 && this.queuedBytes <= this.maxQueuedBytes / 2) {
+      this.readingPaused = false;
+      this.transport.resume?.();
+    }
+    return ev;
+  }
+
+  private clearQueue(): void {
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+  }
+
+  private pump(): void {
+    if (this.running || this.closed) return;
+    this.running = true;
+    void this.runQueue()
+      .catch((err: unknown) => this.log.error({ err }, "command loop failed"))
+      .finally(() => {
+      this.running = false;
+      // Input that arrived during the last await.
+      if (this.queue.length > 0 && !this.closed && !this.lineWaiter) this.pump();
+    });
+  }
+
+  private async runQueue(): Promise<void> {
+    await this.ready;
+    while (this.queue.length > 0 && !this.closed && this.state !== "logout") {
+      const ev = this.dequeue()!;
+      try {
+        await this.process(ev);
+      } catch (err) {
+        this.log.error({ err }, "command failed outside its handler");
+        this.writeLine(`${this.currentTag} NO [SERVERBUG] Internal error`);
+      }
+      if (this.writeBlocked) await this.drain();
+    }
+  }
+
+  private async process(ev: FramerEvent): Promise<void> {
+    if (ev.type === "error") {
+      this.currentTag = ev.tag ?? "*";
+      if (ev.code === "TOOBIG" && ev.tag && ev.command === "APPEND") {
+        this.writeLine(`${ev.tag} NO [TOOBIG] ${ev.message}`);
+      } else if (ev.code === "LINE" && !ev.tag) {
+        this.writeLine("* BAD line too long");
+      } else {
+        this.writeLine(`${ev.tag ?? "*"} BAD ${ev.message}`);
+      }
+      return;
+    }
+    let cmd: ParsedCommand;
+    try {
+      cmd = parseCommand(ev.parts, ev.literalAt);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.writeLine(`${err.tag ?? "*"} BAD ${oneLine(err.message)}`);
+        return;
+      }
+      throw err;
+    }
+    this.currentTag = cmd.tag;
+    const started = Date.now();
+    const reply = await this.dispatcher.dispatch(this.context(cmd.tag), cmd, (r) => this.writeTagged(cmd.tag, r));
+    this.log.debug(
+      { tag: cmd.tag, command: cmd.uid ? `UID ${cmd.name}` : cmd.name, status: reply.status, ms: Date.now() - started },
+      "command",
+    );
+  }
+
+  // ---- output ----
+
+  private write(data: Buffer | string): void {
+    if (this.closed) return;
+    if (this.transport.write(data) || this.writeBlocked || !this.transport.whenDrained) return;
+    this.writeBlocked = true;
+    this.transport.whenDrained().then(
+      () => this.onDrain(),
+      () => this.onDrain(),
+    );
+  }
+
+  private writeLine(line: string): void {
+    this.write(line + CRLF);
+  }
+
+  private writeUntagged(content: string | Buffer): void {
+    if (typeof content === "string") this.writeLine(`* ${content}`);
+    else this.write(Buffer.concat([Buffer.from("* "), content, Buffer.from(CRLF)]));
+  }
+
+  private writeTagged(tag: string, r: Reply): void {
+    const code = r.code ? `[${r.code}] ` : "";
+    this.writeLine(`${tag} ${r.status} ${code}${oneLine(r.text)}`);
+  }
+
+  private drain(): Promise<void> {
+    if (!this.writeBlocked || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  // ---- state ----
+
+  private capabilityList(): string[] {
+    return capabilities({
+      authenticated: this.state !== "not-authenticated" || this.opts.preauthenticated !== undefined,
+      secure: this.secure,
+      canStartTls: this.opts.startTls !== undefined && !this.secure,
+    });
+  }
+
+  private async enterAuthenticated(user: string): Promise<void> {
+    this.userStore = await this.opts.store.forUser(user);
+    this.state = "authenticated";
+  }
+
+  private flushIdle(): void {
+    if (!this.idling || !this.view || this.writeBlocked || this.closed) return;
+    this.flushView(true);
+  }
+
+  private flushView(allowExpunge: boolean): void {
+    const view = this.view;
+    if (!view) return;
+    view.flush((line) => this.writeUntagged(line), allowExpunge);
+    if (view.gone) {
+      // Dovecot does the same: the client's numbering cannot be kept any more.
+      this.writeLine("* BYE Selected mailbox was deleted or its UIDVALIDITY changed, have to disconnect");
+      this.transport.end();
+      this.onClose();
+    }
+  }
+
+  private context(tag: string): CommandContext {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const s = this;
+    return {
+      tag,
+      get state() {
+        return s.state;
+      },
+      get secure() {
+        return s.secure;
+      },
+      log: s.log,
+      store: s.opts.store,
+      get user() {
+        return s.userStore;
+      },
+      get view() {
+        return s.view;
+      },
+      serverName: s.opts.serverName ?? "charon",
+      maxAppendSize: s.opts.limits.maxAppendSize,
+      capabilities: () => s.capabilityList(),
+      untagged: (content) => s.writeUntagged(content),
+      continuation: (text) => s.writeLine(`+ ${text}`),
+      readLine: () => s.readLine(),
+      drain: () => s.drain(),
+      authenticate: (user, password) => s.opts.authenticate(user, password),
+      login: (user) => s.enterAuthenticated(user),
+      select: (view) => {
+        s.closeView();
+        s.view = view;
+        s.state = "selected";
+        view.onChange = () => {
+          if (s.idling) queueMicrotask(() => s.flushIdle());
+        };
+      },
+      deselect: () => {
+        s.closeView();
+        if (s.state === "selected") s.state = "authenticated";
+      },
+      flushUpdates: (allowExpunge) => s.flushView(allowExpunge),
+      startIdle: () => {
+        s.idling = true;
+        s.flushIdle();
+      },
+      stopIdle: () => {
+        s.idling = false;
+      },
+      canStartTls: () => s.opts.startTls !== undefined && !s.secure,
+      upgradeTls: async () => {
+        // RFC 3501 §6.2.1 / CVE-2011-0411: nothing sent in plaintext after STARTTLS may be acted on.
+        s.clearQueue();
+        s.framer = s.newFramer();
+        try {
+          await s.opts.startTls!();
+        } catch (err) {
+          // The plaintext stream is unusable after a failed handshake.
+          s.log.info({ err }, "TLS negotiation failed");
+          s.transport.end();
+          s.onClose();
+          return;
+        }
+        s.secure = true;
+      },
+      logout: () => {
+        s.state = "logout";
+        s.closeView();
+      },
+      closeConnection: () => {
+        s.transport.end();
+        s.onClose();
+      },
+    };
+  }
+
+  private closeView(): void {
+    this.view?.close();
+    this.view = undefined;
+  }
+
+  private readLine(): Promise<string | null> {
+    if (this.closed) return Promise.resolve(null);
+    const next = this.dequeue();
+    if (next) return Promise.resolve(rawLine(next));
+    this.framer.rawLineMode = true;
+    return new Promise((resolve) => {
+      this.lineWaiter = (line) => {
+        this.framer.rawLineMode = false;
+        resolve(line);
+      };
+    });
+  }
+
+}
+
+function eventBytes(ev: FramerEvent): number {
+  if (ev.type === "error") return 0;
+  let n = 0;
+  for (const p of ev.parts) n += p.length;
+  return n;
+}
+
+/** The text of a unit read as a raw line; a framing error stands for a line that cannot be valid. */
+function rawLine(ev: FramerEvent): string {
+  if (ev.type === "error") return "\u0000";
+  return Buffer.concat(ev.parts).toString("utf8");
+}
+
+/** Reply text must never break the line structure. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\0]+/g, " ");
+}

@@ -1,0 +1,143 @@
+// The node's MailStore: one LevelDB database, one group-commit queue and one
+// blob store shared by all users; each user's replica is loaded on first use.
+
+import { mkdir } from "node:fs/promises";
+import type { Op, VersionVector } from "../crdt/types";
+import { StoreError, type MailStore } from "../imap/store-port";
+import { BlobStore } from "./blob-store";
+import { CommitQueue } from "./commit-queue";
+import { openDb, type BatchOp, type Db } from "./leveldb";
+import { causalOrder, readOpsAfter } from "./oplog";
+import { UserReplica, type Logger, type ReplicaContext } from "./user-replica";
+import { LevelUserStore } from "./user-store";
+
+export interface MailStoreOptions {
+  /** Directory of the node's LevelDB database (created if missing). */
+  dir: string;
+  /** This node's replica id; must be unique in the cluster and stable across restarts. */
+  replicaId: string;
+  /** APPEND bodies above this many octets are refused with TOOBIG. */
+  maxMessageSize: number;
+  log?: Logger;
+  /** Write a state snapshot every this many ops per user (default 500). */
+  snapshotEvery?: number;
+}
+
+export type DurableOpListener = (user: string, op: Op, local: boolean) => void;
+
+export async function createMailStore(opts: MailStoreOptions): Promise<LevelMailStore> {
+  if (!opts.replicaId || opts.replicaId === "genesis") throw new Error("invalid replicaId");
+  await mkdir(opts.dir, { recursive: true });
+  const db = await openDb(opts.dir);
+  return new LevelMailStore(db, opts);
+}
+
+export class LevelMailStore implements MailStore {
+  readonly queue: CommitQueue;
+  readonly blobs: BlobStore;
+  private readonly users = new Map<string, Promise<LevelUserStore>>();
+  private readonly durableListeners = new Set<DurableOpListener>();
+  private closing = false;
+  private readonly backgroundWrites = new Set<Promise<unknown>>();
+
+  constructor(
+    /** Exposed for tests and tooling; everything else goes through the store. */
+    readonly db: Db,
+    private readonly opts: MailStoreOptions,
+  ) {
+    this.queue = new CommitQueue(db);
+    this.blobs = new BlobStore(db);
+  }
+
+  get replicaId(): string {
+    return this.opts.replicaId;
+  }
+
+  forUser(user: string): Promise<LevelUserStore> {
+    if (this.closing) return Promise.reject(new StoreError("SERVERBUG", "mail store is shutting down"));
+    let p = this.users.get(user);
+    if (!p) {
+      p = UserReplica.load(user, this.context()).then(
+        (replica) =>
+          new LevelUserStore(replica, {
+            blobs: this.blobs,
+            replicaId: this.opts.replicaId,
+            maxMessageSize: this.opts.maxMessageSize,
+            log: this.opts.log,
+          }),
+      );
+      this.users.set(user, p);
+      p.catch(() => this.users.delete(user));
+    }
+    return p;
+  }
+
+  /** The replica of a user, for the replication layer (`applyRemote`, `versionVector`, `isReady`). */
+  async replica(user: string): Promise<UserReplica> {
+    return (await this.forUser(user)).replica;
+  }
+
+  /** Called after each op is durable; replication ships the local ones. Returns the unsubscribe function. */
+  onDurableOp(listener: DurableOpListener): () => void {
+    this.durableListeners.add(listener);
+    return () => this.durableListeners.delete(listener);
+  }
+
+  /** Logged ops of `user` not covered by `after`, in a causal order (anti-entropy). */
+  async readOps(user: string, after: VersionVector): Promise<Op[]> {
+    const full: VersionVector = { genesis: 1, ...after };
+    return causalOrder(await readOpsAfter(this.db, user, full), full).ordered;
+  }
+
+  getBlob(sha: string): Promise<Buffer | undefined> {
+    return this.blobs.get(sha);
+  }
+
+  hasBlob(sha: string): Promise<boolean> {
+    return this.blobs.has(sha);
+  }
+
+  /** Waits for pending writes, snapshots every loaded user, and closes the database. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.queue.drain();
+    await Promise.allSettled([...this.backgroundWrites]);
+    const snapshots: BatchOp[] = [];
+    for (const p of this.users.values()) {
+      const store = await p.catch(() => undefined);
+      const entry = store?.replica.snapshotEntry();
+      if (entry) snapshots.push(entry);
+    }
+    if (snapshots.length > 0) await this.queue.submit(snapshots);
+    await this.queue.close();
+    await this.db.close();
+  }
+
+  private context(): ReplicaContext {
+    return {
+      db: this.db,
+      queue: this.queue,
+      blobs: this.blobs,
+      replicaId: this.opts.replicaId,
+      snapshotEvery: this.opts.snapshotEvery ?? 500,
+      log: this.opts.log,
+      onDurable: (user, op, local) => {
+        for (const l of this.durableListeners) {
+          try {
+            l(user, op, local);
+          } catch (err) {
+            this.opts.log?.error({ err, user }, "durable-op listener threw");
+          }
+        }
+      },
+      background: (write) => {
+        this.backgroundWrites.add(write);
+        void write.finally(() => this.backgroundWrites.delete(write));
+      },
+      onBroken: (user) => {
+        this.users.delete(user);
+      },
+    };
+  }
+}

@@ -1,0 +1,171 @@
+// Client-facing listeners: implicit TLS (IMAPS) and plain IMAP offering
+// STARTTLS. Each accepted connection gets a session from the factory, so the
+// same listener serves the IMAP engine now and the distributor's relay later.
+import { randomBytes } from "node:crypto";
+import net from "node:net";
+import tls from "node:tls";
+import type { Logger } from "pino";
+import { resolveLimits, type Limits } from "../config/limits";
+import { sessionLogger } from "../log/logger";
+import type { PemKeyPair } from "../tls/certs";
+import { createServerContext, serverTlsOptions } from "../tls/context";
+import { Connection, type SessionLike, type SessionTransport } from "./connection";
+
+export interface SessionFactoryOptions {
+  secure: boolean;
+  startTls?: () => Promise<void>;
+  log: Logger;
+}
+
+export interface SessionListenerOptions {
+  tls: PemKeyPair;
+  log: Logger;
+  limits?: Partial<Limits>;
+  createSession(transport: SessionTransport, opts: SessionFactoryOptions, limits: Limits): SessionLike;
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface ListenOptions {
+  /** Implicit TLS (IMAPS, port 993 in production). */
+  imaps?: Partial<Endpoint>;
+  /** Plain IMAP with STARTTLS (port 143 in production). */
+  imap?: Partial<Endpoint>;
+}
+
+export interface BoundEndpoints {
+  imaps?: Endpoint;
+  imap?: Endpoint;
+}
+
+export const DEFAULT_HOST = "127.0.0.1";
+
+function listenOn(server: net.Server, endpoint: Partial<Endpoint>): Promise<Endpoint> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once("error", onError);
+    server.listen({ host: endpoint.host ?? DEFAULT_HOST, port: endpoint.port ?? 0 }, () => {
+      server.off("error", onError);
+      const addr = server.address() as net.AddressInfo;
+      resolve({ host: addr.address, port: addr.port });
+    });
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
+
+export class SessionListener {
+  readonly limits: Limits;
+  private readonly secureContext: tls.SecureContext;
+  private readonly connections = new Set<Connection>();
+  /** Every accepted TCP socket, including ones still in their TLS handshake (no Connection yet). */
+  private readonly sockets = new Set<net.Socket>();
+  private readonly servers: net.Server[] = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly opts: SessionListenerOptions) {
+    this.limits = resolveLimits(opts.limits);
+    this.secureContext = createServerContext(opts.tls);
+  }
+
+  /** Number of open sessions. */
+  get sessionCount(): number {
+    return this.connections.size;
+  }
+
+  async listen(endpoints: ListenOptions): Promise<BoundEndpoints> {
+    if (this.closing) throw new Error("listener is closed");
+    const bound: BoundEndpoints = {};
+    if (endpoints.imaps) {
+      // tls.Server ignores a `secureContext` option; it builds its own from key/cert.
+      const server = tls.createServer({
+        ...serverTlsOptions(this.opts.tls),
+        handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
+      });
+      server.on("secureConnection", (socket: tls.TLSSocket) => this.accept(socket, true));
+      server.on("tlsClientError", (err, socket) => {
+        // Scanners and clients that reject the self-signed certificate land here; not our failure.
+        this.opts.log.debug({ err: { message: err.message }, remote: socket.remoteAddress }, "TLS handshake failed");
+        socket.destroy();
+      });
+      bound.imaps = await this.start(server, endpoints.imaps);
+    }
+    if (endpoints.imap) {
+      const server = net.createServer((socket) => this.accept(socket, false));
+      bound.imap = await this.start(server, endpoints.imap);
+    }
+    return bound;
+  }
+
+  private async start(server: net.Server, endpoint: Partial<Endpoint>): Promise<Endpoint> {
+    server.maxConnections = this.limits.maxConnections;
+    server.on("connection", (socket: net.Socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+      // Until a session owns it, a socket still needs an error listener or a reset would crash us.
+      socket.on("error", () => undefined);
+    });
+    server.on("error", (err) => this.opts.log.error({ err }, "listener error"));
+    const bound = await listenOn(server, endpoint);
+    this.servers.push(server);
+    this.opts.log.info({ ...bound, tls: server instanceof tls.Server ? "implicit" : "starttls" }, "listening");
+    return bound;
+  }
+
+  private accept(socket: net.Socket, implicitTls: boolean): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const id = randomBytes(6).toString("base64url");
+    const log = sessionLogger(this.opts.log, id, {
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      tls: implicitTls ? "implicit" : "plain",
+    });
+    const conn = new Connection(socket, {
+      log,
+      idleTimeoutMs: this.limits.idleTimeoutMs,
+      tlsHandshakeTimeoutMs: this.limits.tlsHandshakeTimeoutMs,
+      secureContext: implicitTls ? undefined : this.secureContext,
+      onClosed: (c) => this.connections.delete(c),
+    });
+    this.connections.add(conn);
+    try {
+      const factoryOpts: SessionFactoryOptions = {
+        secure: implicitTls,
+        startTls: implicitTls ? undefined : conn.startTls,
+        log,
+      };
+      const session = this.opts.createSession(conn.transport, factoryOpts, this.limits);
+      log.debug("connection accepted");
+      conn.start(session);
+    } catch (err) {
+      log.error({ err }, "could not start session");
+      conn.destroy();
+    }
+  }
+
+  /**
+   * Stops accepting, says `* BYE` to every session and waits for them to go
+   * (bounded by shutdownGraceMs). The store is not closed here: it belongs to
+   * whoever assembled the node, and may outlive this listener.
+   */
+  close(reason = "server shutting down"): Promise<void> {
+    this.closing ??= (async () => {
+      const stopped = Promise.all(this.servers.map(closeServer));
+      await Promise.all([...this.connections].map((c) => c.shutdown(reason, this.limits.shutdownGraceMs)));
+      for (const socket of this.sockets) socket.destroy();
+      await stopped;
+      this.opts.log.info("listeners closed");
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,3 @@
+export * from "./certs";
+export * from "./cert-files";
+export * from "./context";

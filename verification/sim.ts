@@ -1,0 +1,465 @@
+// A simulated cluster for property tests: replicas make ops from their own
+// state with the real effect builders, ops travel in random causally valid
+// orders with duplicates, and every delivery is checked against the UID rules
+// and the change feed. The apply function is a parameter so that deliberately
+// broken merges can be run through the same checks (negative controls).
+
+import fc from "fast-check";
+import {
+  type ApplyResult,
+  type Effect,
+  type Op,
+  type ReplicaId,
+  type Tag,
+  type UserState,
+  applyOp,
+  buildCreate,
+  buildDelete,
+  buildFlagChange,
+  buildReassigns,
+  buildRemoveMessages,
+  buildRename,
+  buildSubscribe,
+  buildUnsubscribe,
+  createState,
+  deserializeState,
+  digest,
+  genesisOp,
+  listMailboxes,
+  makeTag,
+  messageById,
+  messageByUid,
+  messages,
+  pendingReassignments,
+  reassignBlockers,
+  serializeState,
+  subscriptions,
+  uidNext,
+  versionVector,
+} from "../src/crdt";
+
+export type ApplyFn = (state: UserState, op: Op) => ApplyResult;
+
+export const NAMES = ["Foo", "Bar", "Foo/Sub", "Work"] as const;
+export const FLAGS = ["\\Seen", "\\Flagged", "\\Deleted", "$Work"] as const;
+
+export type Action =
+  | "append"
+  | "append2"
+  | "move"
+  | "expunge"
+  | "flags"
+  | "create"
+  | "rename"
+  | "delete"
+  | "subscribe"
+  | "unsubscribe"
+  | "reassign";
+
+export type LocalCmd = { t: "local"; r: number; action: Action; x: number; y: number; z: number; mask: number };
+export type Cmd =
+  | LocalCmd
+  | { t: "deliver"; r: number; pick: number; dup: boolean };
+
+export interface History {
+  replicas: number;
+  cmds: Cmd[];
+  /** Drives the final full delivery (its order and duplicates). */
+  seed: number;
+}
+
+export const ACTIONS: Array<{ arbitrary: fc.Arbitrary<Action>; weight: number }> = [
+  { arbitrary: fc.constant<Action>("append"), weight: 6 },
+  { arbitrary: fc.constant<Action>("append2"), weight: 2 },
+  { arbitrary: fc.constant<Action>("move"), weight: 2 },
+  { arbitrary: fc.constant<Action>("expunge"), weight: 2 },
+  { arbitrary: fc.constant<Action>("flags"), weight: 4 },
+  { arbitrary: fc.constant<Action>("create"), weight: 2 },
+  { arbitrary: fc.constant<Action>("rename"), weight: 2 },
+  { arbitrary: fc.constant<Action>("delete"), weight: 2 },
+  { arbitrary: fc.constant<Action>("subscribe"), weight: 1 },
+  { arbitrary: fc.constant<Action>("unsubscribe"), weight: 1 },
+  { arbitrary: fc.constant<Action>("reassign"), weight: 2 },
+];
+
+export function localCmdArb(replicas: number, actions = ACTIONS): fc.Arbitrary<LocalCmd> {
+  return fc.record({
+    t: fc.constant("local" as const),
+    r: fc.nat({ max: replicas - 1 }),
+    action: fc.oneof(...actions),
+    x: fc.nat({ max: 7 }),
+    y: fc.nat({ max: 7 }),
+    z: fc.nat({ max: 7 }),
+    mask: fc.nat({ max: 15 }),
+  });
+}
+
+export function historyArb(opts: { replicas: number; maxCmds: number; actions?: typeof ACTIONS }): fc.Arbitrary<History> {
+  const r = fc.nat({ max: opts.replicas - 1 });
+  const local = localCmdArb(opts.replicas, opts.actions);
+  const deliver = fc.record({
+    t: fc.constant("deliver" as const),
+    r,
+    pick: fc.nat({ max: 1000 }),
+    dup: fc.boolean(),
+  });
+  return fc.record({
+    replicas: fc.constant(opts.replicas),
+    cmds: fc.array(fc.oneof({ arbitrary: local, weight: 5 }, { arbitrary: deliver, weight: 4 }), {
+      minLength: Math.floor(opts.maxCmds / 3),
+      maxLength: opts.maxCmds,
+      size: "max",
+    }),
+    seed: fc.nat(),
+  });
+}
+
+/** mulberry32: a tiny deterministic PRNG for the final delivery order. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The effects a replica's user action produces from that replica's state, the
+ * way the IMAP engine would make them (refusing what IMAP refuses).
+ */
+export function localEffects(s: UserState, replica: ReplicaId, seq: number, c: LocalCmd): Effect[] {
+  const boxes = listMailboxes(s);
+  // Half the picks land on INBOX so that concurrent appends collide on uids often.
+  const inbox = boxes.find((b) => b.name === "INBOX")!;
+  const box = c.x < 4 && c.action !== "delete" && c.action !== "rename" ? inbox : boxes[c.x % boxes.length];
+  const msgs = messages(s, box.mailboxId);
+  const msg = msgs.length ? msgs[c.y % msgs.length] : undefined;
+  const flagsOf = (mask: number) => FLAGS.filter((_, i) => mask & (1 << i));
+  switch (c.action) {
+    case "append":
+    case "append2": {
+      const n = c.action === "append" ? 1 : 2;
+      const effects: Effect[] = [];
+      for (let i = 0; i < n; i++) {
+        effects.push({
+          type: "message.add",
+          mailboxId: box.mailboxId,
+          messageId: makeTag(replica, seq, i),
+          blob: `blob-${c.z}`,
+          size: 100 + c.z,
+          internalDate: 1_700_000_000_000 + c.z,
+          flags: flagsOf(c.mask),
+          uid: uidNext(s, box.mailboxId) + i,
+        });
+      }
+      return effects;
+    }
+    case "move": {
+      const dest = c.z < 3 ? inbox : boxes[c.z % boxes.length];
+      if (!msg || dest.mailboxId === box.mailboxId) return [];
+      return [
+        {
+          type: "message.add",
+          mailboxId: dest.mailboxId,
+          messageId: makeTag(replica, seq, 0),
+          blob: msg.blob,
+          size: msg.size,
+          internalDate: msg.internalDate,
+          flags: msg.flags,
+          uid: uidNext(s, dest.mailboxId),
+        },
+        buildRemoveMessages(box.mailboxId, [msg.messageId]),
+      ];
+    }
+    case "expunge":
+      if (!msg) return [];
+      return [buildRemoveMessages(box.mailboxId, [msg.messageId])];
+    case "flags": {
+      if (!msg) return [];
+      const mode = (["set", "add", "remove"] as const)[c.z % 3];
+      return buildFlagChange(s, box.mailboxId, msg.messageId, mode, flagsOf(c.mask));
+    }
+    case "create": {
+      const name = NAMES[c.y % NAMES.length];
+      if (boxes.some((b) => b.name === name)) return [];
+      return [buildCreate(s, makeTag(replica, seq, 0), name, seq)];
+    }
+    case "rename": {
+      const name = NAMES[c.y % NAMES.length];
+      if (box.name === "INBOX" || boxes.some((b) => b.name === name)) return [];
+      return [buildRename(s, box.mailboxId, name)];
+    }
+    case "delete":
+      if (box.name === "INBOX") return [];
+      return [buildDelete(s, box.mailboxId)];
+    case "subscribe":
+      return [buildSubscribe(NAMES[c.y % NAMES.length])];
+    case "unsubscribe": {
+      const subs = subscriptions(s);
+      if (subs.length === 0) return [];
+      return [buildUnsubscribe(s, subs[c.y % subs.length])];
+    }
+    case "reassign":
+      return [];
+  }
+}
+
+export class CheckFailure extends Error {}
+
+function check(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new CheckFailure(msg);
+}
+
+/** Everything a client can observe, in a canonical form. */
+export function visibleDump(state: UserState): string {
+  return JSON.stringify({
+    mailboxes: listMailboxes(state).map((m) => ({
+      ...m,
+      uidNext: uidNext(state, m.mailboxId),
+      messages: messages(state, m.mailboxId).map((r) => [r.uid, r.messageId, r.blob, r.flags]),
+    })),
+    subscriptions: subscriptions(state),
+  });
+}
+
+/** Per-replica observer of the UID rules and of the change feed. */
+class Monitor {
+  /** uid → the message it was ever visible for, per mailbox. */
+  private readonly everVisible = new Map<Tag, Map<number, Tag>>();
+  private readonly maxVisible = new Map<Tag, number>();
+  private readonly lastUidNext = new Map<Tag, number>();
+  /** The visible messages as rebuilt from the change feed alone. */
+  private readonly mirror = new Map<Tag, Map<Tag, number>>();
+
+  constructor(private readonly name: string) {}
+
+  observe(state: UserState, before: string[] /* mailbox id=name before */, res: ApplyResult): void {
+    const who = this.name;
+    for (const c of res.changes) {
+      if (c.kind === "message.added") {
+        const ever = this.everVisible.get(c.mailboxId) ?? new Map<number, Tag>();
+        this.everVisible.set(c.mailboxId, ever);
+        const prev = ever.get(c.uid);
+        check(prev === undefined || prev === c.messageId, `${who}: uid ${c.uid} in ${c.mailboxId} was ${prev}, now ${c.messageId}`);
+        ever.set(c.uid, c.messageId);
+        const max = this.maxVisible.get(c.mailboxId) ?? 0;
+        check(c.uid > max, `${who}: uid ${c.uid} in ${c.mailboxId} arrived after uid ${max} was visible`);
+        this.maxVisible.set(c.mailboxId, c.uid);
+        const m = this.mirror.get(c.mailboxId) ?? new Map<Tag, number>();
+        this.mirror.set(c.mailboxId, m);
+        check(!m.has(c.messageId), `${who}: ${c.messageId} added twice`);
+        m.set(c.messageId, c.uid);
+      } else if (c.kind === "message.removed") {
+        const m = this.mirror.get(c.mailboxId);
+        check(m?.get(c.messageId) === c.uid, `${who}: removal of ${c.messageId}/${c.uid} not matching the feed`);
+        m!.delete(c.messageId);
+      }
+    }
+    const after = listMailboxes(state);
+    const afterKeys = after.map((m) => `${m.mailboxId}=${m.name}`);
+    const moved = new Set([...before, ...afterKeys].filter((k) => !before.includes(k) || !afterKeys.includes(k)).map((k) => k.slice(0, k.lastIndexOf("="))));
+    const reported = new Set(res.changes.filter((c) => c.kind === "mailbox").map((c) => (c as { mailboxId: Tag }).mailboxId));
+    check(
+      moved.size === reported.size && [...moved].every((id) => reported.has(id)),
+      `${who}: mailbox changes ${[...reported]} but ${[...moved]} moved`,
+    );
+    const names = new Set(after.map((m) => m.name.toUpperCase() === "INBOX" ? "INBOX" : m.name));
+    check(names.size === after.length, `${who}: duplicate visible names ${after.map((m) => m.name)}`);
+
+    const visibleIds = new Set(after.map((m) => m.mailboxId));
+    for (const [mb, m] of this.mirror) {
+      if (!visibleIds.has(mb)) check(m.size === 0, `${who}: invisible mailbox ${mb} still has messages in the feed`);
+    }
+    for (const mb of after) {
+      const list = messages(state, mb.mailboxId);
+      const m = this.mirror.get(mb.mailboxId) ?? new Map<Tag, number>();
+      check(list.length === m.size, `${who}: ${mb.mailboxId} has ${list.length} messages, the feed ${m.size}`);
+      let last = 0;
+      for (const r of list) {
+        check(r.uid > last, `${who}: messages of ${mb.mailboxId} not ascending`);
+        last = r.uid;
+        check(m.get(r.messageId) === r.uid, `${who}: ${r.messageId}/${r.uid} missing from the feed`);
+        check(messageByUid(state, mb.mailboxId, r.uid) === r, `${who}: messageByUid(${r.uid}) disagrees`);
+      }
+      const next = uidNext(state, mb.mailboxId);
+      check(next > last, `${who}: uidNext ${next} not above uid ${last}`);
+      check(next >= (this.lastUidNext.get(mb.mailboxId) ?? 0), `${who}: uidNext of ${mb.mailboxId} went down`);
+      this.lastUidNext.set(mb.mailboxId, next);
+    }
+  }
+}
+
+interface Replica {
+  id: ReplicaId;
+  state: UserState;
+  seq: number;
+  delivered: Set<string>;
+  owed: Array<{ mailboxId: Tag; messageId: Tag }>;
+  monitor: Monitor;
+}
+
+const opKey = (op: Op) => `${op.id.replica}:${op.id.seq}`;
+
+export interface RunOptions {
+  apply?: ApplyFn;
+  /** Check the UID rules and the change feed at every delivery (the convergence checks always run). */
+  monitor?: boolean;
+}
+
+export interface RunResult {
+  digests: string[];
+  ops: Op[];
+  replicas: UserState[];
+  /** False if origins were still issuing reassigns after 50 rounds of healing (a livelock). */
+  settled: boolean;
+}
+
+export function runHistory(h: History, opts: RunOptions = {}): RunResult {
+  const apply = opts.apply ?? applyOp;
+  const monitor = opts.monitor ?? true;
+  const ops: Op[] = [];
+  const genesis = genesisOp();
+  const reps: Replica[] = [];
+  for (let i = 0; i < h.replicas; i++) {
+    const rep: Replica = {
+      id: `r${i}`,
+      state: createState(),
+      seq: 0,
+      delivered: new Set(),
+      owed: [],
+      monitor: new Monitor(`r${i}`),
+    };
+    reps.push(rep);
+    deliver(rep, genesis);
+  }
+
+  function deliver(rep: Replica, op: Op): void {
+    const before = monitor ? listMailboxes(rep.state).map((m) => `${m.mailboxId}=${m.name}`) : [];
+    const dBefore = rep.delivered.has(opKey(op)) ? digest(rep.state) : undefined;
+    const res = apply(rep.state, op);
+    if (dBefore !== undefined) {
+      check(!res.applied && res.changes.length === 0, `${rep.id}: redelivery of ${opKey(op)} applied`);
+      check(digest(rep.state) === dBefore, `${rep.id}: redelivery of ${opKey(op)} changed the digest`);
+      return;
+    }
+    check(res.applied, `${rep.id}: first delivery of ${opKey(op)} not applied`);
+    rep.delivered.add(opKey(op));
+    for (const r of res.reassign) if (r.origin === rep.id) rep.owed.push({ mailboxId: r.mailboxId, messageId: r.messageId });
+    if (monitor) rep.monitor.observe(rep.state, before, res);
+  }
+
+  function ready(rep: Replica, op: Op): boolean {
+    if (rep.delivered.has(opKey(op))) return false;
+    const vv = versionVector(rep.state);
+    if ((vv[op.id.replica] ?? 0) !== op.id.seq - 1) return false;
+    return Object.entries(op.deps).every(([r, n]) => (vv[r] ?? 0) >= n);
+  }
+
+  function emit(rep: Replica, effects: Effect[]): void {
+    if (effects.length === 0) return;
+    const op: Op = { id: { replica: rep.id, seq: rep.seq + 1 }, deps: versionVector(rep.state), effects };
+    rep.seq++;
+    ops.push(op);
+    deliver(rep, op);
+  }
+
+  function owedReassigns(rep: Replica): Effect[] {
+    const seen = new Set<string>();
+    const items = rep.owed.filter((o) => {
+      const k = `${o.mailboxId} ${o.messageId}`;
+      if (seen.has(k) || messageById(rep.state, o.mailboxId, o.messageId)) return false;
+      seen.add(k);
+      return true;
+    });
+    rep.owed = [];
+    return buildReassigns(rep.state, items);
+  }
+
+  function local(rep: Replica, c: LocalCmd): void {
+    if (c.action === "reassign") return emit(rep, owedReassigns(rep));
+    emit(rep, localEffects(rep.state, rep.id, rep.seq + 1, c));
+  }
+
+  for (const c of h.cmds) {
+    const rep = reps[c.r];
+    if (c.t === "local") {
+      local(rep, c);
+    } else if (c.dup) {
+      const done = ops.filter((op) => rep.delivered.has(opKey(op)));
+      if (done.length) deliver(rep, done[c.pick % done.length]);
+    } else {
+      const cands = ops.filter((op) => ready(rep, op));
+      if (cands.length) deliver(rep, cands[c.pick % cands.length]);
+    }
+  }
+
+  // Heal: deliver everything everywhere in a random causal order with
+  // duplicates; origins reassign in turn (reassignBlockers) until none is owed.
+  const rnd = prng(h.seed);
+  let settled = false;
+  for (let round = 0; round < 50 && !settled; round++) {
+    for (const rep of reps) {
+      for (;;) {
+        const cands = ops.filter((op) => ready(rep, op));
+        if (cands.length === 0) break;
+        deliver(rep, cands[Math.floor(rnd() * cands.length)]);
+        if (rnd() < 0.1) {
+          const done = ops.filter((op) => rep.delivered.has(opKey(op)));
+          deliver(rep, done[Math.floor(rnd() * done.length)]);
+        }
+      }
+    }
+    let issued = false;
+    for (const rep of reps) {
+      if (reassignBlockers(rep.state, rep.id).length > 0) continue;
+      const before = ops.length;
+      emit(rep, owedReassigns(rep));
+      issued ||= ops.length > before;
+    }
+    settled = !issued;
+  }
+
+  const digests = reps.map((r) => digest(r.state));
+  return { digests, ops, replicas: reps.map((r) => r.state), settled };
+}
+
+/** The convergence and final-state checks on a healed history. */
+export function checkConverged(h: History, res: RunResult): void {
+  const [first, ...rest] = res.replicas;
+  const d0 = digest(first);
+  const v0 = visibleDump(first);
+  for (const [i, s] of rest.entries()) {
+    check(digest(s) === d0, `replica r${i + 1} digest differs from r0`);
+    check(visibleDump(s) === v0, `replica r${i + 1} visible state differs from r0:\n${visibleDump(s)}\n${v0}`);
+  }
+  check(res.settled, "reassignment did not settle within 50 rounds");
+  for (let i = 0; i < h.replicas; i++) {
+    check(pendingReassignments(first, `r${i}`).length === 0, `r${i} still owes reassigns after healing`);
+  }
+  check(digest(deserializeState(serializeState(first))) === d0, "snapshot round trip changed the digest");
+
+  // No message is lost or resurrected: a mailbox shows exactly the messages
+  // added to it that no EXPUNGE/MOVE named and no DELETE observed.
+  const added = new Map<Tag, Set<Tag>>();
+  const gone = new Set<Tag>();
+  for (const op of res.ops) {
+    for (const e of op.effects) {
+      if (e.type === "message.add") {
+        const s = added.get(e.mailboxId) ?? new Set<Tag>();
+        added.set(e.mailboxId, s);
+        s.add(e.messageId);
+      } else if (e.type === "message.remove") e.messageIds.forEach((m) => gone.add(m));
+      else if (e.type === "mailbox.delete") e.observedMessages.forEach((m) => gone.add(m));
+    }
+  }
+  const visible = new Set(listMailboxes(first).map((m) => m.mailboxId));
+  for (const [mb, ids] of added) {
+    const expected = [...ids].filter((m) => !gone.has(m)).sort();
+    const actual = messages(first, mb).map((r) => r.messageId).sort();
+    if (!visible.has(mb)) check(expected.length === 0, `mailbox ${mb} vanished holding ${expected}`);
+    else check(JSON.stringify(actual) === JSON.stringify(expected), `mailbox ${mb}: ${actual} visible, ${expected} expected`);
+  }
+}
