@@ -1,3 +1,8 @@
 import type { Token } from "../types";
-export function decodeMailboxName(token: Token): string { void token; throw new Error("not implemented"); }
-export function encodeMailboxName(name: string): string { void name; throw new Error("not implemented"); }
+import { imap } from "utf7";
+import { astringValue } from "./tokens";
+export function decodeMailboxName(token: Token): string {
+  const s = imap.decode(astringValue(token));
+  return s.toUpperCase() === "INBOX" ? "INBOX" : s;
+}
+export function encodeMailboxName(name: string): string { return imap.encode(name); }

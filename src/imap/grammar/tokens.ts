@@ -1,2 +1,7 @@
 import type { Token } from "../types";
-export function astringValue(token: Token): string { void token; throw new Error("not implemented"); }
+import { ProtocolError } from "../tokenizer";
+export function astringValue(t: Token): string {
+  if (t.type === "atom") return t.value;
+  if (t.type === "string") return t.value.toString("utf8");
+  throw new ProtocolError("Expected a string");
+}
