@@ -81,6 +81,8 @@ export interface CommandSpec<A = unknown> {
   uid?: boolean;
   /** Default "all". */
   updates?: UpdatePolicy;
+  /** Leaves the selected state before parsing, so even a malformed attempt deselects (SELECT, EXAMINE: RFC 3501 §6.3.1). */
+  deselectsFirst?: boolean;
   /** Turns raw tokens into the handler's arguments; throws ProtocolError on malformed input. */
   parse(args: Token[], uid: boolean): A;
   handle(ctx: CommandContext, args: A): Promise<Reply>;
@@ -145,6 +147,7 @@ export class Dispatcher {
     }
     if (!spec.states.includes(ctx.state)) return wrongState(ctx.state, spec);
 
+    if (spec.deselectsFirst) ctx.deselect();
     let args: unknown;
     try {
       args = spec.parse(cmd.args, cmd.uid);

@@ -31,6 +31,7 @@ function parse(args: Token[]): string {
 
 export const select: CommandSpec<string> = {
   name: "SELECT",
+  deselectsFirst: true,
   states: AUTHENTICATED,
   parse,
   handle: (ctx, name) => open(ctx, name, false),
@@ -38,6 +39,7 @@ export const select: CommandSpec<string> = {
 
 export const examine: CommandSpec<string> = {
   name: "EXAMINE",
+  deselectsFirst: true,
   states: AUTHENTICATED,
   parse,
   handle: (ctx, name) => open(ctx, name, true),
