@@ -134,7 +134,8 @@ describe("python imaplib against charon dev", () => {
     expect(okTyp("search_charset_utf8_body")).toEqual(["1"]);
     const bad = r.search_bad_charset;
     // imaplib returns a NO as a value and raises only on BAD.
-    expect(bad.ok && bad.value.typ, "SEARCH CHARSET X-NO-SUCH-CHARSET must be refused").toBe("NO");
+    if (!bad.ok) throw new Error(`search_bad_charset raised: ${bad.error}`);
+    expect(bad.value.typ, "SEARCH CHARSET X-NO-SUCH-CHARSET must be refused").toBe("NO");
     expect(JSON.stringify(bad.value.data)).toMatch(/BADCHARSET/);
   });
 
