@@ -38,6 +38,19 @@ describe("mailbox management", () => {
     expect(await code(user.create("inbox"))).toBe("ALREADYEXISTS");
   });
 
+  it("creates a child of an existing mailbox without duplicating the parent", async () => {
+    t = await tempStore();
+    const user = await t.store.forUser("u");
+    await user.create("Projects");
+    await user.create("Projects/2024");
+    const names = user.list().map((m) => m.name).filter((n) => n.startsWith("Projects"));
+    expect(names.sort()).toEqual(["Projects", "Projects/2024"]);
+    await user.rename("Projects", "Work");
+    const after = user.list().map((m) => m.name);
+    expect(after).toEqual(expect.arrayContaining(["Work", "Work/2024"]));
+    expect(after.filter((n) => n.startsWith("Projects"))).toEqual([]);
+  });
+
   it("refuses invalid names", async () => {
     t = await tempStore();
     const user = await t.store.forUser("u");

@@ -70,7 +70,8 @@ export class LevelUserStore implements UserStore {
     const res = this.replica.commitLocal((seq) => {
       const effects: Effect[] = [];
       // RFC 3501 §6.3.3: the server SHOULD create the superior names that are needed.
-      for (const n of [...superiorNames(name), name]) this.pushCreate(effects, seq, n);
+      for (const n of superiorNames(name)) if (!this.find(n)) this.pushCreate(effects, seq, n);
+      this.pushCreate(effects, seq, name);
       return effects;
     });
     await res?.durable;
