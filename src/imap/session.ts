@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { capabilities } from "./capabilities";
 import { ALL_COMMANDS } from "./commands";
 import { Dispatcher, type CommandContext, type Reply } from "./dispatcher";
-import { CommandFramer, type FramerEvent, type FramerLimits } from "./framer";
+import { CommandFramer, readTagAndCommand, type FramerEvent, type FramerLimits } from "./framer";
 import type { SelectedView } from "./selected-view";
 import type { MailStore, UserStore } from "./store-port";
 import { parseCommand, ProtocolError } from "./tokenizer";
@@ -27,6 +27,11 @@ export interface SessionOptions {
    * login): the distributor did the login and relays the rest of the connection.
    */
   preauthenticated?: { user: string };
+  /**
+   * Distributor mode: the password is checked here, then the rest of the
+   * connection is relayed to the node that holds the user's mail.
+   */
+  handoff?: SessionHandoff;
   /** Commands queued (read but not yet run) before reading is paused. Default 64. */
   maxQueuedCommands?: number;
   /** Bytes of queued commands (literals included) before reading is paused. Default 1 MiB. */
@@ -50,6 +55,21 @@ export interface SessionTransport {
   whenDrained?(): Promise<void>;
 }
 
+/** How a distributor session passes a logged-in connection on. */
+export interface SessionHandoff {
+  /** Opens the user's session on a mail node; a rejection answers the login NO [UNAVAILABLE]. */
+  open(user: string): Promise<void>;
+  /**
+   * The tagged OK of the login has been written. `pending` holds every byte the
+   * client sent after the login command; from now on the owner relays the
+   * connection and the session is inert.
+   */
+  start(pending: Buffer): void;
+}
+
+/** Commands after which a distributor stops framing input, because it may belong to another node. */
+const LOGIN_COMMANDS = new Set(["LOGIN", "AUTHENTICATE"]);
+
 const CRLF = "\r\n";
 
 export class ImapSession {
@@ -72,6 +92,13 @@ export class ImapSession {
   private readonly maxQueuedBytes: number;
   private queuedBytes = 0;
   private readonly log: Logger;
+  /**
+   * Distributor mode: raw bytes received after a login command, held unframed
+   * until that login has been answered. Null when not holding.
+   */
+  private held: Buffer[] | null = null;
+  private heldBytes = 0;
+  private handedOff = false;
   /** Resolves when a preauthenticated session has loaded its user's store. */
   private ready: Promise<void> = Promise.resolve();
 
@@ -160,6 +187,99 @@ export class ImapSession {
   }
 
   private feed(chunk: Buffer): void {
+    if (this.held) return this.hold(chunk);
+    if (this.opts.handoff && this.state === "not-authenticated") return this.feedUntilLogin(chunk);
+    this.feedFramer(chunk);
+  }
+
+  /**
+   * Frames one line at a time, so that the bytes after a LOGIN or
+   * AUTHENTICATE can be held back raw: if the login succeeds they belong to
+   * the mail node, which must see them exactly as the client sent them.
+   */
+  private feedUntilLogin(chunk: Buffer): void {
+    let pos = 0;
+    while (pos < chunk.length) {
+      const lf = chunk.indexOf(0x0a, pos);
+      const end = lf < 0 ? chunk.length : lf + 1;
+      const events = this.framePiece(chunk.subarray(pos, end));
+      pos = end;
+      const loginAt = events.findIndex((ev) => ev.type === "unit" && LOGIN_COMMANDS.has(commandOf(ev)));
+      if (loginAt >= 0) {
+        this.enqueue(events.slice(0, loginAt + 1));
+        this.held = [];
+        this.heldBytes = 0;
+        this.hold(chunk.subarray(pos));
+        // Events after the login in the same piece cannot exist: a unit ends at a line end.
+        return;
+      }
+      this.enqueue(events);
+    }
+  }
+
+  private hold(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.held!.push(Buffer.from(chunk));
+    this.heldBytes += chunk.length;
+    this.serveHeldLine();
+    if (!this.readingPaused && this.heldBytes >= this.maxQueuedBytes && this.transport.pause) {
+      this.readingPaused = true;
+      this.transport.pause();
+    }
+  }
+
+  /** AUTHENTICATE without SASL-IR reads its response line from the held bytes. */
+  private serveHeldLine(): void {
+    if (!this.lineWaiter || !this.held) return;
+    const all = Buffer.concat(this.held);
+    const lf = all.indexOf(0x0a);
+    if (lf < 0) return;
+    this.held = [all.subarray(lf + 1)];
+    this.heldBytes = all.length - lf - 1;
+    const w = this.lineWaiter;
+    this.lineWaiter = undefined;
+    this.framer.rawLineMode = false;
+    const end = lf > 0 && all[lf - 1] === 0x0d ? lf - 1 : lf;
+    w(all.subarray(0, end).toString("utf8"));
+  }
+
+  /** The login command has been answered: relay the held bytes, or frame them here after a failure. */
+  private releaseHeld(): void {
+    const held = Buffer.concat(this.held ?? []);
+    this.held = null;
+    this.heldBytes = 0;
+    if (this.state !== "not-authenticated" && this.opts.handoff) {
+      this.handedOff = true;
+      this.closed = true;
+      this.clearQueue();
+      this.opts.handoff.start(held);
+      return;
+    }
+    if (this.readingPaused) {
+      this.readingPaused = false;
+      this.transport.resume?.();
+    }
+    if (held.length > 0) this.feed(held);
+  }
+
+  private framePiece(piece: Buffer): FramerEvent[] {
+    const events: FramerEvent[] = [];
+    let chunk = piece;
+    while (this.framer.rawLineMode && chunk.length > 0) {
+      const lf = chunk.indexOf(0x0a);
+      const head = lf < 0 ? chunk : chunk.subarray(0, lf + 1);
+      chunk = lf < 0 ? Buffer.alloc(0) : chunk.subarray(lf + 1);
+      const evs = this.framer.push(head);
+      if (evs.length > 0) {
+        this.framer.rawLineMode = false;
+        events.push(...evs);
+      }
+    }
+    if (chunk.length > 0) events.push(...this.framer.push(chunk));
+    return events;
+  }
+
+  private feedFramer(chunk: Buffer): void {
     // A raw line (DONE, a SASL response) ends at the first LF; whatever follows is commands again.
     while (this.framer.rawLineMode && chunk.length > 0) {
       const lf = chunk.indexOf(0x0a);
@@ -229,6 +349,8 @@ export class ImapSession {
         this.log.error({ err }, "command failed outside its handler");
         this.writeLine(`${this.currentTag} NO [SERVERBUG] Internal error`);
       }
+      // The held bytes start right after the login unit, the last one queued.
+      if (this.held && this.queue.length === 0 && !this.closed) this.releaseHeld();
       if (this.writeBlocked) await this.drain();
     }
   }
@@ -306,7 +428,8 @@ export class ImapSession {
   }
 
   private async enterAuthenticated(user: string): Promise<void> {
-    this.userStore = await this.opts.store.forUser(user);
+    if (this.opts.handoff && !this.opts.preauthenticated) await this.opts.handoff.open(user);
+    else this.userStore = await this.opts.store.forUser(user);
     this.state = "authenticated";
   }
 
@@ -412,14 +535,20 @@ export class ImapSession {
     const next = this.dequeue();
     if (next) return Promise.resolve(rawLine(next));
     this.framer.rawLineMode = true;
-    return new Promise((resolve) => {
-      this.lineWaiter = (line) => {
+    const line = new Promise<string | null>((resolve) => {
+      this.lineWaiter = (l) => {
         this.framer.rawLineMode = false;
-        resolve(line);
+        resolve(l);
       };
     });
+    this.serveHeldLine();
+    return line;
   }
 
+}
+
+function commandOf(ev: FramerEvent & { type: "unit" }): string {
+  return (readTagAndCommand(ev.parts[0] ?? Buffer.alloc(0)).command ?? "").toUpperCase();
 }
 
 function eventBytes(ev: FramerEvent): number {

@@ -23,7 +23,13 @@ export async function completeLogin(ctx: CommandContext, user: string, password:
     ctx.log.info({ user }, "authentication failed");
     return no("Authentication failed", "AUTHENTICATIONFAILED");
   }
-  await ctx.login(user);
+  try {
+    await ctx.login(user);
+  } catch (err) {
+    // The password was right but the user's mail cannot be reached (store or home node down).
+    ctx.log.warn({ err, user }, "login accepted but the mailbox store is unavailable");
+    return no("Mail store temporarily unavailable, try again later", "UNAVAILABLE");
+  }
   ctx.log.info({ user }, "logged in");
   return ok("Logged in", `CAPABILITY ${ctx.capabilities().join(" ")}`);
 }
