@@ -1,0 +1,49 @@
+// Rendezvous (highest random weight) hashing: every distributor computes the
+// same home worker for a user without coordination, and when a worker is added
+// or removed only the users whose top choice changed move (about 1/N of them).
+import { createHash } from "node:crypto";
+
+export interface RouteChoice {
+  /** Node to relay to. */
+  node: string;
+  /** True when this is the user's home worker, false for a fallback replica. */
+  home: boolean;
+}
+
+function weight(node: string, user: string): bigint {
+  // A NUL separator keeps ("ab","c") and ("a","bc") apart.
+  return createHash("sha256").update(node).update("\0").update(user).digest().readBigUInt64BE(0);
+}
+
+/** Nodes ordered by their rendezvous weight for `user`, highest first. */
+export function rendezvousOrder(nodes: readonly string[], user: string): string[] {
+  return [...nodes]
+    .map((node) => ({ node, w: weight(node, user) }))
+    .sort((a, b) => (a.w === b.w ? (a.node < b.node ? -1 : 1) : a.w > b.w ? -1 : 1))
+    .map((e) => e.node);
+}
+
+export class HomeWorkerRouter {
+  constructor(
+    private readonly workers: readonly string[],
+    private readonly storage: readonly string[],
+  ) {
+    if (workers.length === 0) throw new Error("HomeWorkerRouter needs at least one worker");
+  }
+
+  homeOf(user: string): string {
+    return rendezvousOrder(this.workers, user)[0]!;
+  }
+
+  /**
+   * Where a session for `user` goes: the home worker while it is up, otherwise
+   * the first storage replica that is up (the same order at every distributor,
+   * so one user's concurrent sessions land on one replica).
+   */
+  route(user: string, isUp: (node: string) => boolean): RouteChoice | undefined {
+    const home = this.homeOf(user);
+    if (isUp(home)) return { node: home, home: true };
+    const replica = rendezvousOrder(this.storage, user).find(isUp);
+    return replica ? { node: replica, home: false } : undefined;
+  }
+}
