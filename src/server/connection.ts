@@ -1,7 +1,8 @@
 // One client connection: feeds socket bytes to its session, applies
 // back-pressure, runs the autologout timer and performs the STARTTLS upgrade.
 // The session sees a transport whose socket can change underneath it.
-import type net from "node:net";
+import net from "node:net";
+import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Logger } from "pino";
 
@@ -30,8 +31,14 @@ export interface ConnectionOptions {
   onClosed(conn: Connection): void;
 }
 
+/**
+ * A client socket, or a relayed stream inside an internal link: a worker runs
+ * the sessions it receives from distributors through the same class.
+ */
+export type ConnectionStream = net.Socket | Duplex;
+
 export class Connection {
-  private socket: net.Socket;
+  private socket: ConnectionStream;
   private session: SessionLike | undefined;
   private closed = false;
   private upgrading = false;
@@ -63,10 +70,12 @@ export class Connection {
   };
   private readonly onSocketClose = () => this.cleanup();
 
-  constructor(socket: net.Socket, private readonly opts: ConnectionOptions) {
+  constructor(socket: ConnectionStream, private readonly opts: ConnectionOptions) {
     this.socket = socket;
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 60_000);
+    if (socket instanceof net.Socket) {
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 60_000);
+    }
     this.transport = {
       write: (data) => this.write(data),
       end: () => this.end(),
@@ -103,14 +112,14 @@ export class Connection {
     this.updateFlow();
   }
 
-  private attach(socket: net.Socket): void {
+  private attach(socket: ConnectionStream): void {
     socket.on("data", this.onSocketData);
     socket.on("drain", this.onSocketDrain);
     socket.on("error", this.onSocketError);
     socket.on("close", this.onSocketClose);
   }
 
-  private detach(socket: net.Socket): void {
+  private detach(socket: ConnectionStream): void {
     socket.off("data", this.onSocketData);
     socket.off("drain", this.onSocketDrain);
     // 'error' stays (unhandled, it would crash the process) and so does 'close' (a client that
@@ -194,6 +203,7 @@ export class Connection {
     if (!context) throw new Error("STARTTLS is not available on this connection");
     if (this.encrypted || this.upgrading) throw new Error("TLS already active");
     const plain = this.socket;
+    if (!(plain instanceof net.Socket)) throw new Error("STARTTLS needs a socket");
     this.upgrading = true;
     this.detach(plain);
     plain.pause();
