@@ -1,0 +1,89 @@
+import { EventEmitter } from "node:events";
+import { PassThrough, type Duplex } from "node:stream";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { BackendLinks, NoNodeAvailableError, type NodeLink } from "./backend-links";
+import { HomeWorkerRouter } from "./home-worker-router";
+
+class FakeLink extends EventEmitter implements NodeLink {
+  closed = false;
+  headers: Array<Record<string, unknown>> = [];
+  async openStream(header: Record<string, unknown>): Promise<Duplex> {
+    if (this.closed) throw new Error("link closed");
+    this.headers.push(header);
+    return new PassThrough();
+  }
+  close(): void {
+    this.closed = true;
+    this.emit("close");
+  }
+}
+
+function setup(down: Set<string>) {
+  const router = new HomeWorkerRouter(["w1", "w2"], ["s1"]);
+  const links = new Map<string, FakeLink>();
+  const connects: string[] = [];
+  let clock = 0;
+  const health: Array<[string, boolean]> = [];
+  const backend = new BackendLinks({
+    nodes: ["w1", "w2", "s1"],
+    router,
+    log: pino({ level: "silent" }),
+    breaker: { failureThreshold: 1, baseRetryMs: 60_000, maxRetryMs: 60_000 },
+    now: () => clock,
+    onHealth: (n, up) => health.push([n, up]),
+    connect: async (node) => {
+      connects.push(node);
+      if (down.has(node)) throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+      const l = new FakeLink();
+      links.set(node, l);
+      return l;
+    },
+  });
+  return { router, backend, links, connects, health, tick: (ms: number) => (clock += ms) };
+}
+
+describe("BackendLinks", () => {
+  it("relays to the home worker over one shared link", async () => {
+    const { router, backend, links, connects } = setup(new Set());
+    const home = router.homeOf("alice");
+    const a = await backend.openSession("alice", { session: "x1" });
+    const b = await backend.openSession("alice", { session: "x2" });
+    expect(a).toMatchObject({ node: home, home: true });
+    expect(b.node).toBe(home);
+    expect(connects).toEqual([home]);
+    expect(links.get(home)!.headers).toEqual([
+      { session: "x1", user: "alice" },
+      { session: "x2", user: "alice" },
+    ]);
+    backend.close();
+  });
+
+  it("falls back to storage when the home worker is down, without retrying the dead node on every login", async () => {
+    const router = new HomeWorkerRouter(["w1", "w2"], ["s1"]);
+    const home = router.homeOf("alice");
+    const { backend, connects, health } = setup(new Set([home]));
+    const first = await backend.openSession("alice", {});
+    expect(first).toMatchObject({ node: "s1", home: false });
+    for (let i = 0; i < 5; i++) expect((await backend.openSession("alice", {})).node).toBe("s1");
+    expect(connects.filter((n) => n === home)).toHaveLength(1);
+    expect(backend.isUp(home)).toBe(false);
+    expect(health).toContainEqual([home, false]);
+    backend.close();
+  });
+
+  it("marks a node down the moment its link closes, and reports no node when none is left", async () => {
+    const { router, backend, links, tick } = setup(new Set());
+    const home = router.homeOf("bob");
+    await backend.openSession("bob", {});
+    links.get(home)!.close();
+    expect(backend.isUp(home)).toBe(false);
+    expect((await backend.openSession("bob", {})).node).toBe("s1");
+    links.get("s1")!.close();
+    await expect(backend.openSession("bob", {})).rejects.toBeInstanceOf(NoNodeAvailableError);
+    tick(60_000);
+    // After the retry time the breaker lets a probe through again.
+    expect((await backend.openSession("bob", {})).node).toBe(home);
+    backend.close();
+  });
+});
