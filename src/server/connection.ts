@@ -48,6 +48,8 @@ export class Connection {
   private flushWaiters: Array<() => void> = [];
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly closeWaiters: Array<() => void> = [];
+  /** Distributor: the mail node's session this connection is relayed to. */
+  private relay: Duplex | undefined;
   readonly transport: SessionTransport;
 
   private readonly onSocketData = (chunk: Buffer) => {
@@ -62,6 +64,7 @@ export class Connection {
   };
   private readonly onSocketDrain = () => {
     this.pausedByWrites = false;
+    this.onWritesDrained();
     this.updateFlow();
   };
   private readonly onSocketError = (err: Error) => {
@@ -69,6 +72,8 @@ export class Connection {
     this.opts.log.debug({ err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, "socket error");
   };
   private readonly onSocketClose = () => this.cleanup();
+  /** A relayed stream ended by the distributor (it is shutting down): BYE, then close. */
+  private readonly onStreamEnd = () => void this.shutdown("Server shutting down, please reconnect");
 
   constructor(socket: ConnectionStream, private readonly opts: ConnectionOptions) {
     this.socket = socket;
@@ -103,16 +108,60 @@ export class Connection {
     return this.socket instanceof tls.TLSSocket;
   }
 
-  /** Starts the session: greeting first, then input, then the autologout timer. */
-  start(session: SessionLike): void {
+  /**
+   * Starts the session: greeting first, then input, then the autologout timer.
+   * A session relayed from a distributor starts without a greeting: the client
+   * had its greeting from the distributor.
+   */
+  start(session: SessionLike, greet = true): void {
     this.session = session;
     this.idleTimer = setTimeout(() => this.onIdle(), this.opts.idleTimeoutMs);
     this.idleTimer.unref();
-    session.greet();
+    if (greet) session.greet();
+    this.updateFlow();
+  }
+
+  /**
+   * Distributor: the session logged the client in and handed over. From now
+   * on bytes flow both ways between the client and `stream` (the session on
+   * the mail node), each direction pausing its source while the other side is
+   * full. The mail node's session does the autologout.
+   */
+  relayTo(stream: Duplex, pending: Buffer, count?: (direction: "in" | "out", bytes: number) => void): void {
+    if (this.closed) {
+      stream.destroy();
+      return;
+    }
+    this.relay = stream;
+    clearTimeout(this.idleTimer);
+    this.socket.off("data", this.onSocketData);
+    const socket = this.socket;
+    const toNode = (chunk: Buffer) => {
+      count?.("in", chunk.length);
+      if (!stream.write(chunk)) socket.pause();
+    };
+    stream.on("drain", () => {
+      if (!this.pausedByWrites) socket.resume();
+    });
+    stream.on("data", (chunk: Buffer) => {
+      count?.("out", chunk.length);
+      this.write(chunk);
+    });
+    stream.on("end", () => this.end());
+    stream.on("error", (err: Error) => {
+      // The node or the link to it died mid-session: tell the client to reconnect (RFC 3501 §7.1.5).
+      this.opts.log.warn({ err: { message: err.message } }, "relayed session lost its mail node");
+      if (!socket.destroyed && !socket.writableEnded) socket.write("* BYE Lost the connection to the mail store, please reconnect\r\n");
+      this.end();
+    });
+    if (pending.length > 0) toNode(pending);
+    socket.on("data", toNode);
+    this.pausedBySession = false;
     this.updateFlow();
   }
 
   private attach(socket: ConnectionStream): void {
+    if (!(socket instanceof net.Socket)) socket.once("end", this.onStreamEnd);
     socket.on("data", this.onSocketData);
     socket.on("drain", this.onSocketDrain);
     socket.on("error", this.onSocketError);
@@ -132,13 +181,19 @@ export class Connection {
     else this.socket.resume();
   }
 
+  private readonly onWritesDrained = () => {
+    // While relaying, the node's output waits for the client too.
+    if (this.relay && !this.pausedByWrites) this.relay.resume();
+  };
+
   private write(data: Buffer | string): boolean {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return false;
     this.pendingWrites++;
     const ok = this.socket.write(data, () => this.writeDone());
     if (!ok) {
-      // The client is not reading what we send; stop reading its commands until it does.
+      // The client is not reading what we send; stop reading its commands (or the node's output) until it does.
       this.pausedByWrites = true;
+      this.relay?.pause();
       this.updateFlow();
     }
     return ok;
@@ -182,7 +237,9 @@ export class Connection {
     const session = this.session;
     void (async () => {
       try {
-        if (session) await session.shutdown(reason);
+        // A relayed session: the mail node says BYE after its current command when its stream ends.
+        if (this.relay) this.relay.end();
+        else if (session) await session.shutdown(reason);
         else this.socket.end();
       } catch (err) {
         this.opts.log.warn({ err }, "session shutdown failed");
@@ -245,6 +302,7 @@ export class Connection {
   private cleanup(): void {
     if (this.closed) return;
     this.closed = true;
+    this.relay?.destroy();
     clearTimeout(this.idleTimer);
     for (const w of this.flushWaiters.splice(0)) w();
     try {

@@ -286,7 +286,7 @@ describe("Connection back-pressure", () => {
         ...conn.transport,
         write: (d) => (lastWriteOk = conn.transport.write(d)),
       };
-      session = new LineSession(transport, { secure: false, log: silentLogger() });
+      session = new LineSession(transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined });
       conn.start(session);
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -340,7 +340,7 @@ describe("Connection back-pressure", () => {
         onClosed: () => undefined,
       });
       transport = conn.transport;
-      session = new LineSession(transport, { secure: false, log: silentLogger() });
+      session = new LineSession(transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined });
       conn.start(session);
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

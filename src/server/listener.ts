@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { resolveLimits, type Limits } from "../config/limits";
 import { sessionLogger } from "../log/logger";
@@ -15,6 +16,12 @@ export interface SessionFactoryOptions {
   secure: boolean;
   startTls?: () => Promise<void>;
   log: Logger;
+  /** Session id, also in every log line of the session. */
+  id: string;
+  /** Client address, for rate limits and logs. */
+  remoteAddress: string;
+  /** Hands the connection to a relayed session (distributor). */
+  relayTo(stream: Duplex, pending: Buffer): void;
 }
 
 export interface SessionListenerOptions {
@@ -22,6 +29,8 @@ export interface SessionListenerOptions {
   log: Logger;
   limits?: Partial<Limits>;
   createSession(transport: SessionTransport, opts: SessionFactoryOptions, limits: Limits): SessionLike;
+  /** Counts relayed bytes ("in": client to node). */
+  countRelayed?: (direction: "in" | "out", bytes: number) => void;
 }
 
 export interface Endpoint {
@@ -143,6 +152,9 @@ export class SessionListener {
         secure: implicitTls,
         startTls: implicitTls ? undefined : conn.startTls,
         log,
+        id,
+        remoteAddress: socket.remoteAddress ?? "",
+        relayTo: (stream, pending) => conn.relayTo(stream, pending, this.opts.countRelayed),
       };
       const session = this.opts.createSession(conn.transport, factoryOpts, this.limits);
       log.debug("connection accepted");
