@@ -7,6 +7,7 @@ import { createLogger } from "../log/logger";
 import type { LevelWithSilent } from "pino";
 import type { CliIo } from "./args";
 import { parseDevArgs, startDev } from "./dev";
+import { runUntilSignal } from "./signals";
 import { runUser } from "./user";
 import { DEV_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, MAIN_HELP, UsageError } from "./usage";
 
@@ -41,26 +42,7 @@ async function runDev(argv: string[], io: CliIo): Promise<number | "running"> {
   }
   const log = createLogger({ level: opts.logLevel as LevelWithSilent, node: "dev", role: "all" });
   const node = await startDev(opts, io, log);
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      // A second signal means the operator is done waiting.
-      log.warn({ signal }, "second signal; exiting without waiting");
-      process.exit(EXIT_FAILURE);
-    }
-    stopping = true;
-    log.info({ signal }, "shutting down");
-    node.close().then(
-      () => process.exit(EXIT_OK),
-      (err: unknown) => {
-        log.error({ err }, "shutdown failed");
-        process.exit(EXIT_FAILURE);
-      },
-    );
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  return "running";
+  return runUntilSignal(node, log);
 }
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number | "running"> {
