@@ -232,6 +232,7 @@ function readAtom(r: Reader, ctx: Context, depth: number): Token {
     const c = r.peek();
     if (c < 0 || !isArgAtomChar(c)) break;
     if (c === RBRACKET && ctx === "section") break;
+    if (c === LBRACKET && ctx === "section") r.fail("Unexpected [ inside a section");
     if (c === LBRACKET && SECTION_ATOMS.has(text.toString("latin1", start, r.pos).toUpperCase())) {
       const atom = text.toString("latin1", start, r.pos);
       return readSection(r, atom, depth);
@@ -251,19 +252,39 @@ function readSection(r: Reader, atom: string, depth: number): Token {
   if (depth + 1 > MAX_LIST_DEPTH) r.fail("Lists nested too deeply");
   r.pos++;
   const section = readSequence(r, "section", depth + 1);
+  checkSectionShape(r, section);
   const token: Token = { type: "section", atom, section };
   if (r.peek() === LT) {
     const rest = r.text.toString("latin1", r.pos, Math.min(r.text.length, r.pos + 24));
-    const m = /^<(\d{1,10})\.(\d{1,10})>/.exec(rest);
-    if (!m) r.fail("Malformed partial <start.length>");
+    // partial = "<" number "." nz-number ">"
+    const m = /^<(\d{1,10})\.([1-9]\d{0,9})>/.exec(rest);
+    if (!m) {
+      if (/^<\d{1,10}\.0+>/.test(rest)) r.fail("Partial length must be non-zero");
+      r.fail("Malformed partial <start.length>");
+    }
     const start = Number(m[1]);
     const length = Number(m[2]);
     if (start > 0xffffffff || length > 0xffffffff) r.fail("Partial out of range");
-    if (length === 0) r.fail("Partial length must be non-zero");
     token.partial = { start, length };
     r.pos += m[0].length;
   }
   const c = r.peek();
-  if (c !== END && c !== SP && c !== RPAREN && c !== RBRACKET) r.fail("Unexpected character after section");
+  if (c !== END && c !== SP && c !== RPAREN) r.fail("Unexpected character after section");
   return token;
+}
+
+/**
+ * The shape every section of RFC 3501 / RFC 3516 has: empty, one section-text
+ * atom, or an atom followed by one parenthesised header-list of astrings
+ * (`HEADER.FIELDS (From To)`). The command grammar checks the words themselves.
+ */
+function checkSectionShape(r: Reader, section: Token[]): void {
+  if (section.length === 0) return;
+  const [first, second] = section;
+  if (first!.type !== "atom") r.fail("Section must start with a part number or section text");
+  if (section.length === 1) return;
+  if (section.length > 2 || second!.type !== "list") r.fail("Unexpected data in section");
+  for (const item of second.items) {
+    if (item.type !== "atom" && item.type !== "string" && item.type !== "nil") r.fail("Header list must contain field names");
+  }
 }

@@ -2,7 +2,7 @@
 // sequence sets resolved against the session's view, UID set formatting.
 
 import { decodeMailboxName } from "../grammar/mailbox-name";
-import { parseSequenceSet } from "../grammar/sequence-set";
+import { containsSeq, parseSequenceSet } from "../grammar/sequence-set";
 import type { SelectedView } from "../selected-view";
 import { ProtocolError } from "../tokenizer";
 import type { SequenceSet, Token } from "../types";
@@ -62,13 +62,7 @@ export function resolveSet(view: SelectedView, set: SequenceSet, byUid: boolean)
 }
 
 export function inSet(set: SequenceSet, n: number, max: number): boolean {
-  for (const r of set) {
-    let a = r.from ?? max;
-    let b = r.to ?? max;
-    if (a > b) [a, b] = [b, a];
-    if (n >= a && n <= b) return true;
-  }
-  return false;
+  return containsSeq(set, n, max);
 }
 
 /** `1:3,5,8:9` from ascending or arbitrary UIDs, keeping the given order (COPYUID pairs rely on it). */
