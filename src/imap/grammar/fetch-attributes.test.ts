@@ -67,6 +67,8 @@ describe("FETCH attributes refused with BAD", () => {
     "BODY[1.MIME.TEXT]", "BODY[HEADER.FIELDS.NOT.X (a)]", "BODY[4294967296]", "BODY[TEXT.1]", "BODY[HEADER.TEXT]",
     'BODY["TEXT"]', "BODY[(a)]", "BODY[1 2]", "BODY[]FLAGS", "(FLAGS BODY[]<0.0>)", "(FLAGS", "FLAGS)", "BODY[TEXT",
     "BODY<0.10>", "BODY[]<>", "(BODY[] FLAGS UID ALL)",
+    'BODY[HEADER.FIELDS ("a b")]', 'BODY[HEADER.FIELDS ("a:b")]', 'BODY[HEADER.FIELDS ("")]', "BODY[HEADER.FIELDS ({3}\r\na\r\n)]",
+    'BODY[HEADER.FIELDS ("Sübject")]', "BODY[HEADER.FIELDS (Subject:)]",
   ];
   for (const text of reject) {
     it(JSON.stringify(text), () => {
@@ -94,6 +96,12 @@ describe("FETCH command parse", () => {
     expect(parsed.uid).toBe(true);
     expect(parsed.set).toEqual([{ from: 1, to: null }]);
     expect(parsed.sectionNames).toEqual(["BODY[HEADER.FIELDS (From To)]<0>", "BODY[1.MIME]"]);
+  });
+  it("echoes quoted header names with their escapes", () => {
+    const cmd = tokenize('a FETCH 1 BODY[HEADER.FIELDS ("X-\\"Q\\\\" {3}\r\nX-L)]');
+    const parsed = fetch.parse(cmd.args, false);
+    expect(parsed.attrs).toEqual([body({ text: "HEADER.FIELDS", fields: ['X-"Q\\', "X-L"] })]);
+    expect(parsed.sectionNames).toEqual(['BODY[HEADER.FIELDS ("X-\\"Q\\\\" "X-L")]']);
   });
   it("refuses FETCH without attributes", () => {
     const cmd = tokenize("a FETCH 1");

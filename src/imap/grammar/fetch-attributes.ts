@@ -13,7 +13,7 @@
 //   section-part = nz-number *("." nz-number)
 //   section-text = section-msgtext / "MIME"
 //   header-list  = "(" header-fld-name *(SP header-fld-name) ")"
-//   header-fld-name = astring
+//   header-fld-name = astring          ; and RFC 5322 field-name (1*ftext), else BAD
 //
 // Macros (ALL, FAST, FULL) stand alone; inside a parenthesised list they are a
 // syntax error. Everything invalid is a ProtocolError (tagged BAD).
@@ -148,6 +148,9 @@ function headerList(t: Token): string[] {
       if (!isAstringAtom(item.value)) throw new ProtocolError(`Invalid header field name ${item.value.slice(0, 40)}`);
       name = item.value;
     } else throw new ProtocolError("Header field names must be strings");
+    // RFC 5322 field-name = 1*ftext (printable US-ASCII but ":"). Anything else could never
+    // match a header, and the name is echoed in the FETCH response, so it must stay one line.
+    if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) throw new ProtocolError("Invalid header field name");
     return name.toUpperCase();
   });
 }
