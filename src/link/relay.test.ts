@@ -111,10 +111,19 @@ describe("relay", () => {
 class TestEnd extends Duplex {
   readonly sent: Buffer[] = [];
   writeFinished = false;
+  private held: (() => void)[] = [];
+  constructor(private hold = false) {
+    super();
+  }
   override _read(): void {}
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
     this.sent.push(chunk);
-    cb();
+    if (this.hold) this.held.push(cb);
+    else cb();
+  }
+  release(): void {
+    this.hold = false;
+    for (const cb of this.held.splice(0)) cb();
   }
   override _final(cb: () => void): void {
     this.writeFinished = true;
@@ -172,5 +181,23 @@ describe("MuxConnection and socket back-pressure", () => {
     expect(s.credit).toBe(4 * 1024 * 1024 - payload.length);
     s.on("error", () => undefined);
     conn.close();
+  });
+});
+
+describe("relay when one side is completely done", () => {
+  it("flushes what was written to the other side, then closes it", async () => {
+    const a = new TestEnd();
+    const b = new TestEnd(true); // b's writes complete only when released
+    const done = relay(a, b);
+    a.feed("BYE");
+    a.feed(null);
+    a.end(); // like a socket without allowHalfOpen: a is done both ways; b's readable never ends
+    await until(() => a.writeFinished);
+    expect(b.destroyed).toBe(false); // b still has "BYE" in flight
+    b.release();
+    await done;
+    expect(Buffer.concat(b.sent).toString()).toBe("BYE");
+    expect(b.writeFinished).toBe(true);
+    expect(b.destroyed).toBe(true);
   });
 });
