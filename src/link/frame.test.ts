@@ -72,6 +72,18 @@ describe("frame codec", () => {
     expect(() => dec.push(encodeFrame({ type: FrameType.Ping, nonce: 1 }))).toThrow(/exceeds the maximum frame size of 4096/);
   });
 
+  it("the hand-written DATA encoding is plain msgpack, and generic msgpack DATA decodes too", () => {
+    const { Packr, unpack } = require("msgpackr") as typeof import("msgpackr");
+    const data = Buffer.from("some mail bytes");
+    const fast = encodeFrame({ type: FrameType.Data, id: 0xfffffffe, data });
+    expect(unpack(fast.subarray(4))).toEqual([FrameType.Data, 0xfffffffe, data]);
+    const p = new Packr({ useRecords: false }).pack([FrameType.Data, 3, data]);
+    const generic = Buffer.concat([Buffer.alloc(4), p]);
+    generic.writeUInt32BE(p.length, 0);
+    expect(new FrameDecoder().push(generic)).toEqual([{ type: FrameType.Data, id: 3, data }]);
+    expect(() => encodeFrame({ type: FrameType.Data, id: 1, data: Buffer.alloc(1020) }, 1024)).toThrow(FrameTooLargeError);
+  });
+
   it("refuses to encode a frame above the maximum", () => {
     expect(() => encodeFrame({ type: FrameType.Data, id: 1, data: Buffer.alloc(5000) }, 4096)).toThrow(FrameTooLargeError);
   });

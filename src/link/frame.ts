@@ -65,11 +65,31 @@ function toWire(f: Frame): unknown[] {
 
 /** Encodes one frame with its length prefix. Throws FrameTooLargeError above `maxFrame` payload bytes. */
 export function encodeFrame(frame: Frame, maxFrame = DEFAULT_MAX_FRAME): Buffer {
+  if (frame.type === FrameType.Data) return encodeData(frame.id, frame.data, maxFrame);
   const payload = packr.pack(toWire(frame));
   if (payload.length > maxFrame) throw new FrameTooLargeError(payload.length, maxFrame);
   const out = Buffer.allocUnsafe(4 + payload.length);
   out.writeUInt32BE(payload.length, 0);
   payload.copy(out, 4);
+  return out;
+}
+
+/**
+ * DATA is the hot path: written by hand as the msgpack array
+ * [4, uint32 id, bin32 data], so the payload is copied once, straight into the frame.
+ */
+function encodeData(id: number, data: Buffer, maxFrame: number): Buffer {
+  const len = 12 + data.length;
+  if (len > maxFrame) throw new FrameTooLargeError(len, maxFrame);
+  const out = Buffer.allocUnsafe(4 + len);
+  out.writeUInt32BE(len, 0);
+  out[4] = 0x93; // fixarray of 3
+  out[5] = FrameType.Data; // positive fixint
+  out[6] = 0xce; // uint32
+  out.writeUInt32BE(id, 7);
+  out[11] = 0xc6; // bin32
+  out.writeUInt32BE(data.length, 12);
+  data.copy(out, 16);
   return out;
 }
 
