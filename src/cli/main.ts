@@ -6,6 +6,7 @@ import path from "node:path";
 import { createLogger } from "../log/logger";
 import type { LevelWithSilent } from "pino";
 import type { CliIo } from "./args";
+import { runCerts } from "./certs";
 import { parseDevArgs, startDev } from "./dev";
 import { runUntilSignal } from "./signals";
 import { runUser } from "./user";
@@ -66,6 +67,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       case "user": {
         return await runUser(rest, io);
       }
+      case "certs":
+        return await runCerts(rest, io);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }

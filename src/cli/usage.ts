@@ -15,6 +15,7 @@ export const MAIN_HELP = `Usage: charon <command> [options]
 Commands:
   dev     run a single-node server for local use (IMAPS + IMAP with STARTTLS)
   user    manage the user directory (add, passwd, del, list)
+  certs   create the cluster CA and node certificates (certs init --config FILE)
 
 Options:
   -h, --help      show help (also: charon <command> --help)
@@ -57,4 +58,21 @@ Options:
 
 Without --password or --password-stdin, add and passwd generate a random
 password and print "user NAME password ...". Only scrypt hashes are stored.
+`;
+
+export const CERTS_HELP = `Usage: charon certs init --config FILE [--force]
+
+Creates, next to the cluster configuration (paths from its tls section):
+  - the cluster CA (tls.ca, tls.caKey), ECDSA P-256;
+  - one certificate per node in tls.nodeCerts (<name>.crt, <name>.key), signed
+    by the CA, with the node's role in the OU and in a charon://role/ URI;
+  - a self-signed public certificate for the distributors (tls.public).
+Keys are written with mode 0600. Existing files are kept (a node certificate
+that no longer matches the CA, role or name is reissued); --force replaces all.
+Prints one line per pair: "created|kept WHAT cert=PATH key=PATH".
+
+Options:
+  -c, --config FILE   the cluster configuration (YAML)
+  --force             replace existing files
+  -h, --help          show this help
 `;
