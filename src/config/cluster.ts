@@ -43,6 +43,7 @@ export function parseClusterConfig(text: string, baseDir: string, env: NodeJS.Pr
   } catch (err) {
     throw new ConfigError("(yaml)", (err as Error).message, "syntax");
   }
+  if (raw === null || raw === undefined) throw new ConfigError("nodes", "missing: the configuration file is empty", "missing");
   const { raw: overridden } = applyEnvOverrides(raw, env);
   return validateClusterConfig(overridden, path.resolve(baseDir));
 }

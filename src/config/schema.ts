@@ -295,16 +295,16 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
   const byAddress = new Map<string, string>();
   const byData = new Map<string, number>();
   nodes.forEach((node, i) => {
-    const sameData = byData.get(node.data);
-    if (sameData !== undefined) {
-      throw new ConfigError(`nodes[${i}].data`, `duplicate data directory ${node.data} (also nodes[${sameData}].data)`, "duplicate");
-    }
-    byData.set(node.data, i);
     const first = byName.get(node.name);
     if (first !== undefined) {
       throw new ConfigError(`nodes[${i}].name`, `duplicate node name ${JSON.stringify(node.name)} (also nodes[${first}].name)`, "duplicate");
     }
     byName.set(node.name, i);
+    const sameData = byData.get(node.data);
+    if (sameData !== undefined) {
+      throw new ConfigError(`nodes[${i}].data`, `duplicate data directory ${node.data} (also nodes[${sameData}].data)`, "duplicate");
+    }
+    byData.set(node.data, i);
     for (const field of ["internal", "imaps", "imap", "admin"] as const) {
       const hp = node[field];
       if (!hp || hp.port === 0) continue;
