@@ -221,6 +221,8 @@ describe("loadClusterConfig", () => {
 
     const config = await loadClusterConfig(file, NO_ENV);
     await initClusterCerts(config);
+    // storage-1 listens on [::1]: its altNames hold an IPv6 address, and a rerun still keeps it.
+    expect((await initClusterCerts(config)).every((e) => e.action === "kept")).toBe(true);
     await loadClusterConfig(file, NO_ENV, { nodeName: "worker-1" });
     await loadClusterConfig(file, NO_ENV, { nodeName: "dist-1" });
 
@@ -313,5 +315,23 @@ describe("generateDevConfig", () => {
     expect(config.nodes[0].admin!.port).toBe(20002);
     expect(config.nodes[1].internal!.port).toBe(20003);
     expect(config.nodes[2].admin!.port).toBe(20006);
+  });
+});
+
+describe("dev flow", () => {
+  it("generateDevConfig + initClusterCerts give every node what checkCertificateFiles and checkPortsFree want", async () => {
+    const dir = tempDir();
+    const { path: file, config } = await generateDevConfig({ dir, workers: 2, storage: 1, host: "127.0.0.1", env: NO_ENV });
+    await initClusterCerts(config);
+    for (const n of config.nodes) {
+      await loadClusterConfig(file, NO_ENV, { nodeName: n.name });
+      await checkPortsFree(config, n.name);
+    }
+    // A second certs init keeps everything (the altNames still fit).
+    expect((await initClusterCerts(config)).every((e) => e.action === "kept")).toBe(true);
+    // A node that moved to another host gets a new certificate.
+    const moved = parseClusterConfig(readFileSync(file, "utf8").replace(/internal: 127\.0\.0\.1:(\d+)/, "internal: node-a.example:$1"), dir, NO_ENV);
+    const entries = await initClusterCerts(moved);
+    expect(entries.filter((e) => e.action === "created").map((e) => e.name)).toEqual(["worker-1"]);
   });
 });

@@ -58,10 +58,23 @@ function leafStillGood(pair: PemKeyPair, ca: PemKeyPair, node: NodeConfig): bool
     if (!cert.checkPrivateKey(createPrivateKey(pair.key))) return false;
     if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) return false;
     const id = roleOf(pair.cert);
-    return id?.role === node.role && id.name === node.name;
+    if (id?.role !== node.role || id.name !== node.name) return false;
+    // A host added to the node since: reissue so the new name verifies.
+    const san = (cert.subjectAltName ?? "").split(", ");
+    return nodeAltNames(node).every((n) => san.includes(`DNS:${n}`) || san.includes(`IP Address:${n}`) || san.includes(`IP Address:${expandV6(n)}`));
   } catch {
     return false;
   }
+}
+
+/** Node prints IPv6 SAN entries fully expanded (0:0:0:0:0:0:0:1 for ::1). */
+function expandV6(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const [head, tail = ""] = ip.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const fill = ip.includes("::") ? Array(8 - h.length - t.length).fill("0") : [];
+  return [...h, ...fill, ...t].map((x) => x.replace(/^0+(?=.)/, "").toUpperCase()).join(":");
 }
 
 /** DNS names and IPs a node's certificate is good for: its hosts, its name, and loopback. */
