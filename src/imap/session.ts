@@ -11,6 +11,7 @@ import type { SelectedView } from "./selected-view";
 import type { MailStore, UserStore } from "./store-port";
 import { parseCommand, ProtocolError } from "./tokenizer";
 import type { ParsedCommand, SessionState } from "./types";
+import type { CommandStatus, SessionObserver } from "./observer";
 
 export interface SessionOptions {
   store: MailStore;
@@ -36,6 +37,8 @@ export interface SessionOptions {
   maxQueuedCommands?: number;
   /** Bytes of queued commands (literals included) before reading is paused. Default 1 MiB. */
   maxQueuedBytes?: number;
+  /** Metrics hook (src/imap/observer.ts). */
+  observer?: SessionObserver;
 }
 
 /**
@@ -111,6 +114,7 @@ export class ImapSession {
     this.maxQueued = opts.maxQueuedCommands ?? 64;
     this.maxQueuedBytes = opts.maxQueuedBytes ?? 1024 * 1024;
     this.framer = this.newFramer();
+    this.observe((o) => o.sessionOpened());
     const pre = opts.preauthenticated;
     if (pre) {
       this.ready = this.enterAuthenticated(pre.user).catch((err: unknown) => {
@@ -153,6 +157,11 @@ export class ImapSession {
 
   /** The connection is gone: release the mailbox, wake anything waiting. */
   onClose(): void {
+    // Before the guard: a handed-off session is already inert (closed) but its connection lives until now.
+    if (!this.observerClosed) {
+      this.observerClosed = true;
+      this.observe((o) => o.sessionClosed());
+    }
     if (this.closed) return;
     this.closed = true;
     this.idling = false;
@@ -356,14 +365,17 @@ export class ImapSession {
   }
 
   private async process(ev: FramerEvent): Promise<void> {
+    const startedNs = process.hrtime.bigint();
     if (ev.type === "error") {
       this.currentTag = ev.tag ?? "*";
       if (ev.code === "TOOBIG" && ev.tag && ev.command === "APPEND") {
         this.writeLine(`${ev.tag} NO [TOOBIG] ${ev.message}`);
+        this.commandDone(this.commandLabel(ev.command, false), "NO", startedNs);
       } else if (ev.code === "LINE" && !ev.tag) {
         this.writeLine("* BAD line too long");
       } else {
         this.writeLine(`${ev.tag ?? "*"} BAD ${ev.message}`);
+        if (ev.tag) this.commandDone(this.commandLabel(ev.command ?? "", false), "BAD", startedNs);
       }
       return;
     }
@@ -373,6 +385,7 @@ export class ImapSession {
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.writeLine(`${err.tag ?? "*"} BAD ${oneLine(err.message)}`);
+        if (err.tag) this.commandDone(this.commandLabel(commandOf(ev), false), "BAD", startedNs);
         return;
       }
       throw err;
@@ -380,6 +393,11 @@ export class ImapSession {
     this.currentTag = cmd.tag;
     const started = Date.now();
     const reply = await this.dispatcher.dispatch(this.context(cmd.tag), cmd, (r) => this.writeTagged(cmd.tag, r));
+    this.commandDone(this.commandLabel(cmd.name, cmd.uid), reply.status, startedNs);
+    if (reply.status !== "OK" && !cmd.uid && LOGIN_COMMANDS.has(cmd.name)) {
+      const reason = (reply.code?.split(" ")[0] ?? reply.status).toLowerCase();
+      this.observe((o) => o.authFailed(reason));
+    }
     this.log.debug(
       { tag: cmd.tag, command: cmd.uid ? `UID ${cmd.name}` : cmd.name, status: reply.status, ms: Date.now() - started },
       "command",
@@ -508,6 +526,7 @@ export class ImapSession {
         } catch (err) {
           // The plaintext stream is unusable after a failed handshake.
           s.log.info({ err }, "TLS negotiation failed");
+          s.observe((o) => o.tlsHandshakeFailed?.());
           s.transport.end();
           s.onClose();
           return;
@@ -528,6 +547,33 @@ export class ImapSession {
   private closeView(): void {
     this.view?.close();
     this.view = undefined;
+  }
+
+  // ---- observer (metrics) ----
+
+  private observerClosed = false;
+
+  private observe(call: (o: SessionObserver) => void): void {
+    const o = this.opts.observer;
+    if (!o) return;
+    try {
+      call(o);
+    } catch (err) {
+      this.log.warn({ err }, "session observer failed");
+    }
+  }
+
+  /** Bounded label: implemented commands by name ("UID FETCH" style), everything else "UNKNOWN". */
+  private commandLabel(name: string | undefined, uid: boolean): string {
+    const upper = (name ?? "").toUpperCase();
+    if (!this.dispatcher.has(upper)) return "UNKNOWN";
+    return uid ? `UID ${upper}` : upper;
+  }
+
+  private commandDone(label: string, status: CommandStatus, startedNs: bigint): void {
+    if (!this.opts.observer) return;
+    const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+    this.observe((o) => o.commandDone(label, status, seconds));
   }
 
   private readLine(): Promise<string | null> {
