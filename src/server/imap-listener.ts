@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Limits } from "../config/limits";
 import { ImapSession } from "../imap/session";
+import type { SessionObserver } from "../imap/observer";
 import type { MailStore } from "../imap/store-port";
 import type { PemKeyPair } from "../tls/certs";
 import { SessionListener } from "./listener";
@@ -16,6 +17,9 @@ export interface ImapListenerOptions {
   log: Logger;
   limits?: Partial<Limits>;
   serverName?: string;
+  /** Metrics hooks (src/metrics: `metrics.sessionObserver()`, `metrics.tlsHandshakeFailed`). */
+  observer?: SessionObserver;
+  onTlsHandshakeFailure?: () => void;
 }
 
 export class ImapListener extends SessionListener {
@@ -24,6 +28,8 @@ export class ImapListener extends SessionListener {
       tls: opts.tls,
       log: opts.log,
       limits: opts.limits,
+      observer: opts.observer,
+      onTlsHandshakeFailure: opts.onTlsHandshakeFailure,
       createSession: (transport, session, limits) =>
         new ImapSession(transport, {
           ...session,

@@ -8,6 +8,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { resolveLimits, type Limits } from "../config/limits";
 import { sessionLogger } from "../log/logger";
+import type { SessionObserver } from "../imap/observer";
 import type { PemKeyPair } from "../tls/certs";
 import { createServerContext, serverTlsOptions } from "../tls/context";
 import { Connection, type SessionLike, type SessionTransport } from "./connection";
@@ -22,6 +23,8 @@ export interface SessionFactoryOptions {
   remoteAddress: string;
   /** Hands the connection to a relayed session (distributor). */
   relayTo(stream: Duplex, pending: Buffer): void;
+  /** Metrics hook for the session, from SessionListenerOptions.observer. */
+  observer?: SessionObserver;
 }
 
 export interface SessionListenerOptions {
@@ -31,6 +34,10 @@ export interface SessionListenerOptions {
   createSession(transport: SessionTransport, opts: SessionFactoryOptions, limits: Limits): SessionLike;
   /** Counts relayed bytes ("in": client to node). */
   countRelayed?: (direction: "in" | "out", bytes: number) => void;
+  /** Passed to every session factory call (metrics: `createMetrics(...).sessionObserver()`). */
+  observer?: SessionObserver;
+  /** An implicit-TLS handshake failed (STARTTLS failures reach the session's observer). */
+  onTlsHandshakeFailure?: () => void;
 }
 
 export interface Endpoint {
@@ -103,6 +110,7 @@ export class SessionListener {
       server.on("tlsClientError", (err, socket) => {
         // Scanners and clients that reject the self-signed certificate land here; not our failure.
         this.opts.log.debug({ err: { message: err.message }, remote: socket.remoteAddress }, "TLS handshake failed");
+        this.opts.onTlsHandshakeFailure?.();
         socket.destroy();
       });
       bound.imaps = await this.start(server, endpoints.imaps);
@@ -155,6 +163,7 @@ export class SessionListener {
         id,
         remoteAddress: socket.remoteAddress ?? "",
         relayTo: (stream, pending) => conn.relayTo(stream, pending, this.opts.countRelayed),
+        observer: this.opts.observer,
       };
       const session = this.opts.createSession(conn.transport, factoryOpts, this.limits);
       log.debug("connection accepted");
