@@ -1,3 +1,4 @@
 export * from "./password";
 export * from "./username";
 export * from "./user-directory";
+export * from "./rate-limit";

@@ -2,7 +2,8 @@
 // in the data dir. Only hashes are ever written; plaintext passwords live in
 // memory for the duration of one hash or verify call.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { EventEmitter } from "node:events";
+import { watch as fsWatch, promises as fs, type FSWatcher } from "node:fs";
 import path from "node:path";
 import { DEFAULT_SCRYPT, hashPassword, isPasswordHash, verifyPassword, type ScryptParams } from "./password";
 import { usernameProblem } from "./username";
@@ -24,6 +25,23 @@ export interface UserDirectoryOptions {
   cacheTtlMs?: number;
   /** How often, at most, verify() checks the file for edits made by another process. */
   reloadCheckMs?: number;
+  /** Start watching the file right away (see `startWatching`). Default false (the CLI does not watch). */
+  watch?: boolean | WatchOptions;
+}
+
+export interface WatchOptions {
+  /** Stat polling interval, the fallback for file systems where fs.watch misses events. Default 2000 ms. */
+  pollMs?: number;
+}
+
+/**
+ * Events: "reload" (the file changed on disk and the new content is in use;
+ * listener gets `{ users: number }`), "reloadError" (the changed file could not
+ * be read or parsed; the last good copy stays in use; listener gets the error).
+ */
+export interface UserDirectoryEvents {
+  reload: [{ users: number }];
+  reloadError: [Error];
 }
 
 const DEFAULT_CACHE_TTL_MS = 10 * 60 * 1000;
@@ -53,7 +71,7 @@ interface CacheEntry {
   expires: number;
 }
 
-export class UserDirectory {
+export class UserDirectory extends EventEmitter<UserDirectoryEvents> {
   private users = new Map<string, string>();
   private fileStamp = "";
   private lastReloadCheck = 0;
@@ -73,7 +91,13 @@ export class UserDirectory {
   /** Hash compared against for unknown users, so a miss costs the same time as a wrong password. */
   private dummyHash: Promise<string> | undefined;
 
+  private watcher: FSWatcher | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private checkQueued = false;
+  private closed = false;
+
   private constructor(readonly file: string, opts: UserDirectoryOptions) {
+    super();
     this.scrypt = opts.scrypt ?? DEFAULT_SCRYPT;
     this.hashLimiter = new Semaphore(Math.max(1, opts.maxConcurrentHashes ?? 2));
     this.cacheTtlMs = opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
@@ -84,6 +108,7 @@ export class UserDirectory {
   static async open(file: string, opts: UserDirectoryOptions = {}): Promise<UserDirectory> {
     const dir = new UserDirectory(file, opts);
     await dir.reload();
+    if (opts.watch) dir.startWatching(opts.watch === true ? {} : opts.watch);
     return dir;
   }
 
@@ -98,10 +123,12 @@ export class UserDirectory {
   }
 
   private async reload(): Promise<void> {
+    const previous = this.fileStamp;
     const stamp = await this.stamp();
     if (stamp === "missing") {
       this.users = new Map();
       this.fileStamp = stamp;
+      if (previous !== "" && previous !== stamp) this.emit("reload", { users: 0 });
       return;
     }
     const text = await fs.readFile(this.file, "utf8");
@@ -124,6 +151,8 @@ export class UserDirectory {
     }
     this.users = users;
     this.fileStamp = stamp;
+    // The first load is not a reload; our own writes update fileStamp in save() and do not come here changed.
+    if (previous !== "" && previous !== stamp) this.emit("reload", { users: users.size });
   }
 
   /** Picks up edits made by another process (`charon user ...` while the server runs). */
@@ -131,7 +160,63 @@ export class UserDirectory {
     const now = Date.now();
     if (now - this.lastReloadCheck < this.reloadCheckMs) return;
     this.lastReloadCheck = now;
-    if ((await this.stamp()) !== this.fileStamp) await this.reload();
+    if ((await this.stamp()) !== this.fileStamp) await this.serialized(() => this.reload());
+  }
+
+  /** Runs `fn` in the mutation queue, so a reload never swaps the map under a read-modify-write. */
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.mutations.then(fn);
+    this.mutations = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Reloads when the file changes: fs.watch on its directory (the file is
+   * replaced by rename, so watching the file itself would lose track; this
+   * also sees Kubernetes ConfigMap/Secret symlink swaps), plus stat polling
+   * for file systems where fs.watch is missing or silent. Emits "reload".
+   * Idempotent; `close()` stops it. Neither keeps the process alive.
+   */
+  startWatching(opts: WatchOptions = {}): void {
+    if (this.closed || this.pollTimer) return;
+    const pollMs = Math.max(10, opts.pollMs ?? 2000);
+    try {
+      this.watcher = fsWatch(path.dirname(this.file), { persistent: false }, () => this.queueCheck());
+      this.watcher.on("error", () => {
+        // e.g. the directory was removed; polling carries on.
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch {
+      // No directory yet, or no fs.watch here: polling only.
+    }
+    this.pollTimer = setInterval(() => this.queueCheck(), pollMs);
+    this.pollTimer.unref();
+  }
+
+  /** One stat (and a reload if it differs) at a time; a burst of watch events costs one check. */
+  private queueCheck(): void {
+    if (this.closed || this.checkQueued) return;
+    this.checkQueued = true;
+    void this.serialized(async () => {
+      this.checkQueued = false;
+      if (this.closed) return;
+      try {
+        if ((await this.stamp()) !== this.fileStamp) await this.reload();
+      } catch (err) {
+        this.emit("reloadError", err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  /** Stops watching; resolves once a check in progress is done. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    await this.mutations;
   }
 
   private async save(): Promise<void> {
@@ -148,12 +233,10 @@ export class UserDirectory {
 
   /** Runs one read-modify-write at a time, starting from the file as it is now. */
   private mutate<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.mutations.then(async () => {
+    return this.serialized(async () => {
       await this.reload();
       return fn();
     });
-    this.mutations = run.catch(() => undefined);
-    return run;
   }
 
   private hash(password: string): Promise<string> {
