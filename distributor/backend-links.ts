@@ -24,6 +24,12 @@ export interface OpenedSession {
   home: boolean;
 }
 
+/** src/link's StreamRefusedError, or any error a NodeLink marks as a refusal. */
+function isRefusal(err: unknown): boolean {
+  const e = err as { code?: unknown; refused?: unknown };
+  return e?.code === "LINK_STREAM_REFUSED" || e?.refused === true;
+}
+
 export class NoNodeAvailableError extends Error {
   constructor(user: string) {
     super(`no mail node is available for ${user}`);
@@ -96,9 +102,13 @@ export class BackendLinks {
         const stream = await link.openStream({ ...header, user });
         return { stream, node: choice.node, home: choice.home };
       } catch (err) {
-        // A refusal from a live node (its store failed for this user) is not a node failure.
-        if ((err as { refused?: boolean }).refused) throw err;
-        this.opts.log.warn({ err, node: choice.node, user }, "mail node unavailable; trying the next one");
+        // A live node that refuses (shutting down, or its store failed for this
+        // user) is not a failed link: try the next node but keep the link.
+        if (isRefusal(err)) {
+          this.opts.log.warn({ target: choice.node, user, reason: (err as Error).message }, "mail node refused the session; trying the next one");
+          continue;
+        }
+        this.opts.log.warn({ err, target: choice.node, user }, "mail node unavailable; trying the next one");
         this.markDown(choice.node);
       }
     }
@@ -119,12 +129,12 @@ export class BackendLinks {
         e.link = link;
         e.breaker.success();
         this.opts.onHealth?.(node, true);
-        this.opts.log.info({ node }, "link to mail node up");
+        this.opts.log.info({ target: node }, "link to mail node up");
         link.once("close", (err) => {
           if (e.link !== link) return;
           e.link = undefined;
           if (!this.closed) {
-            this.opts.log.warn({ node, err: err?.message }, "link to mail node lost");
+            this.opts.log.warn({ target: node, err: err?.message }, "link to mail node lost");
             this.markDown(node);
           }
         });

@@ -35,6 +35,11 @@ export class HomeWorkerRouter {
     return rendezvousOrder(this.workers, user)[0]!;
   }
 
+  /** The storage replicas that serve `user` while the home worker is down, in the order they are tried. */
+  fallbacksOf(user: string): string[] {
+    return rendezvousOrder(this.storage, user);
+  }
+
   /**
    * Where a session for `user` goes: the home worker while it is up, otherwise
    * the first storage replica that is up (the same order at every distributor,
@@ -43,7 +48,7 @@ export class HomeWorkerRouter {
   route(user: string, isUp: (node: string) => boolean): RouteChoice | undefined {
     const home = this.homeOf(user);
     if (isUp(home)) return { node: home, home: true };
-    const replica = rendezvousOrder(this.storage, user).find(isUp);
+    const replica = this.fallbacksOf(user).find(isUp);
     return replica ? { node: replica, home: false } : undefined;
   }
 }

@@ -45,7 +45,8 @@ async function login(port: number, user: string, password: string): Promise<stri
 describe("charon dev", () => {
   it("parses its options with defaults", () => {
     const o = parseDevArgs([]);
-    expect(o).toMatchObject({ imapsPort: 1993, imapPort: 1143, host: "127.0.0.1", users: [] });
+    expect(o).toMatchObject({ imapsPort: 1993, imapPort: 1143, host: "127.0.0.1", users: [], workers: 2, storage: 1 });
+    expect(parseDevArgs(["--workers", "3", "--storage", "0"])).toMatchObject({ workers: 3, storage: 0 });
     expect(o.dataDir).toBe(path.resolve(".charon"));
     const p = parseDevArgs(["--data", "/tmp/x", "--imaps-port", "0", "--imap-port", "0", "--user", "a:b:c", "--user", "d:e", "--max-message-size", "10MiB"]);
     expect(p.users).toEqual([{ name: "a", password: "b:c" }, { name: "d", password: "e" }]);
@@ -54,39 +55,53 @@ describe("charon dev", () => {
   });
 
   it("rejects bad options", () => {
-    for (const argv of [["--imaps-port", "x"], ["--imap-port", "70000"], ["--user", "nocolon"], ["--user", "a b:c"], ["--user", "a:"], ["--frob"], ["extra"], ["--log-level", "loud"]]) {
+    for (const argv of [["--imaps-port", "x"], ["--imap-port", "70000"], ["--user", "nocolon"], ["--user", "a b:c"], ["--user", "a:"], ["--frob"], ["extra"], ["--log-level", "loud"], ["--workers", "0"], ["--workers", "x"], ["--storage", "-1"]]) {
       expect(() => parseDevArgs(argv), JSON.stringify(argv)).toThrow(UsageError);
     }
   });
 
-  it("creates the data dir, the certificate and demo, prints the password and the ready line", async () => {
+  it("starts the cluster as processes, prints node lines, demo and ready; a restart reuses the certificates", async () => {
     const data = path.join(dataDir(), "nested");
     const first = io();
-    const node = await startDev(parseDevArgs(["--data", data, "--imaps-port", "0", "--imap-port", "0"]), first.cli, silentLogger());
+    const cluster = await startDev(parseDevArgs(["--data", data, "--imaps-port", "0", "--imap-port", "0", "--log-level", "warn"]), first.cli, silentLogger());
+    let password: string;
     try {
-      expect(first.out).toHaveLength(2);
-      const [, user, , password] = first.out[0].split(" ");
-      expect(first.out[0]).toMatch(/^user demo password \S{16,}$/);
-      const m = /^ready imaps=127\.0\.0\.1:(\d+) imap=127\.0\.0\.1:(\d+)$/.exec(first.out[1]);
+      // dist-1, worker-1, worker-2, storage-1; then the user line and the ready line.
+      expect(first.out).toHaveLength(6);
+      const nodeLines = first.out.slice(0, 4).map((l) => /^node (\S+) role=(\S+) pid=(\d+) admin=http:\/\/127\.0\.0\.1:\d+ restart="(.+)"$/.exec(l));
+      expect(nodeLines.map((m) => m && `${m[1]}/${m[2]}`)).toEqual(["dist-1/distributor", "worker-1/worker", "worker-2/worker", "storage-1/storage"]);
+      // Each is its own process, and the restart command names the node's config and name.
+      expect(new Set(nodeLines.map((m) => m![3])).size).toBe(4);
+      expect(nodeLines.map((m) => Number(m![3]))).not.toContain(process.pid);
+      expect(nodeLines[1]![4]).toContain(`worker --config ${path.join(data, "cluster.yaml")} --name worker-1`);
+      expect(first.out[4]).toMatch(/^user demo password \S{16,}$/);
+      password = first.out[4].split(" ")[3];
+      const m = /^ready imaps=127\.0\.0\.1:(\d+) imap=127\.0\.0\.1:(\d+)$/.exec(first.out[5]);
       expect(m).not.toBeNull();
-      expect(existsSync(path.join(data, "tls", "server.crt"))).toBe(true);
+      expect(existsSync(path.join(data, "certs", "public.crt"))).toBe(true);
+      expect(existsSync(path.join(data, "certs", "ca.crt"))).toBe(true);
       expect(readFileSync(path.join(data, "users.json"), "utf8")).not.toContain(password);
-      expect(await login(Number(m![1]), user, password)).toBe("OK");
-      expect(await login(Number(m![1]), user, "wrong")).toBe("NO");
+      expect(await login(Number(m![1]), "demo", password)).toBe("OK");
+      expect(await login(Number(m![1]), "demo", "wrong")).toBe("NO");
     } finally {
-      await node.close();
+      await cluster.close();
     }
+    // Every child is gone after close.
+    for (const p of cluster.nodes) expect(p.child.exitCode ?? p.child.signalCode).not.toBeNull();
 
-    // A restart reuses the certificate and resets demo's password.
-    const cert = readFileSync(path.join(data, "tls", "server.crt"), "utf8");
+    // A restart reuses the certificates and resets demo's password.
+    const cert = readFileSync(path.join(data, "certs", "public.crt"), "utf8");
+    const ca = readFileSync(path.join(data, "certs", "ca.crt"), "utf8");
     const second = io();
-    const again = await startDev(parseDevArgs(["--data", data, "--imaps-port", "0", "--imap-port", "0"]), second.cli, silentLogger());
+    const again = await startDev(parseDevArgs(["--data", data, "--imaps-port", "0", "--imap-port", "0", "--workers", "1", "--log-level", "warn"]), second.cli, silentLogger());
     try {
-      expect(readFileSync(path.join(data, "tls", "server.crt"), "utf8")).toBe(cert);
-      expect(second.out[0]).not.toBe(first.out[0]);
-      const port = Number(/imaps=[^:]+:(\d+)/.exec(second.out[1])![1]);
-      expect(await login(port, "demo", first.out[0].split(" ")[3])).toBe("NO");
-      expect(await login(port, "demo", second.out[0].split(" ")[3])).toBe("OK");
+      expect(second.out.filter((l) => l.startsWith("node "))).toHaveLength(3);
+      expect(readFileSync(path.join(data, "certs", "public.crt"), "utf8")).toBe(cert);
+      expect(readFileSync(path.join(data, "certs", "ca.crt"), "utf8")).toBe(ca);
+      const newPassword = second.out.find((l) => l.startsWith("user "))!.split(" ")[3];
+      expect(newPassword).not.toBe(password);
+      expect(await login(again.endpoints.imaps.port, "demo", password)).toBe("NO");
+      expect(await login(again.endpoints.imaps.port, "demo", newPassword)).toBe("OK");
     } finally {
       await again.close();
     }
@@ -94,18 +109,18 @@ describe("charon dev", () => {
 
   it("creates the --user accounts instead of demo", async () => {
     const out = io();
-    const node = await startDev(
-      parseDevArgs(["--data", dataDir(), "--imaps-port", "0", "--imap-port", "0", "--user", "alice:secret1"]),
+    const cluster = await startDev(
+      parseDevArgs(["--data", dataDir(), "--imaps-port", "0", "--imap-port", "0", "--workers", "1", "--storage", "0", "--user", "alice:secret1", "--log-level", "warn"]),
       out.cli,
       silentLogger(),
     );
     try {
-      expect(out.out).toHaveLength(1);
-      expect(out.out[0]).toMatch(/^ready /);
-      expect(node.users.listUsers()).toEqual(["alice"]);
-      expect(await login(node.endpoints.imaps!.port, "alice", "secret1")).toBe("OK");
+      expect(out.out.filter((l) => !l.startsWith("node "))).toHaveLength(1);
+      expect(out.out[out.out.length - 1]).toMatch(/^ready /);
+      expect(cluster.users.listUsers()).toEqual(["alice"]);
+      expect(await login(cluster.endpoints.imaps.port, "alice", "secret1")).toBe("OK");
     } finally {
-      await node.close();
+      await cluster.close();
     }
   });
 });
@@ -131,17 +146,17 @@ describe("charon main", () => {
     }
   });
 
-  it("exits 1 when a port is taken", async () => {
+  it("exits 76 naming the key when a client port is taken", async () => {
     const data = dataDir();
     const first = io();
-    const node = await startDev(parseDevArgs(["--data", data, "--imaps-port", "0", "--imap-port", "0", "--user", "a:b"]), first.cli, silentLogger());
+    const cluster = await startDev(parseDevArgs(["--data", data, "--imaps-port", "0", "--imap-port", "0", "--workers", "1", "--storage", "0", "--user", "a:b", "--log-level", "warn"]), first.cli, silentLogger());
     try {
       const x = io();
-      const port = String(node.endpoints.imaps!.port);
-      expect(await main(["dev", "--data", dataDir(), "--imaps-port", port, "--imap-port", "0", "--log-level", "silent", "--user", "a:b"], x.cli)).toBe(1);
-      expect(x.err.join("\n")).toMatch(/EADDRINUSE/);
+      const port = String(cluster.endpoints.imaps.port);
+      expect(await main(["dev", "--data", dataDir(), "--imaps-port", port, "--imap-port", "0", "--log-level", "silent", "--user", "a:b"], x.cli)).toBe(76);
+      expect(x.err.join("\n")).toMatch(new RegExp(`nodes\\[0\\]\\.imaps: port already in use: 127\\.0\\.0\\.1:${port}`));
     } finally {
-      await node.close();
+      await cluster.close();
     }
   });
 });

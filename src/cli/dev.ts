@@ -1,16 +1,25 @@
-// `charon dev`: one node on loopback, ready for a mail client.
+// `charon dev`: the whole cluster on loopback, each node its own process:
+// the mail nodes (workers and a storage node) first, then the distributor that
+// clients talk to. Killing a worker's process shows failover at work; the
+// supervisor does not restart it, it prints the command that would.
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { randomPassword } from "../auth/password";
+import { UserDirectory } from "../auth/user-directory";
 import { usernameProblem } from "../auth/username";
+import { checkPortsFree, generateDevConfig, parseHostPort, type HostPort } from "../config/cluster";
 import { isLogLevel } from "../log/logger";
-import { startNode, type RunningNode } from "../../worker/node";
+import { initClusterCerts } from "../tls/cluster-certs";
 import { DEFAULT_DATA_DIR, parseOrUsage, parsePort, parseSize, type CliIo } from "./args";
+import { shellQuote, spawnNode, stopNode, type NodeProcess } from "./node-process";
 import { UsageError } from "./usage";
 
 export const DEFAULT_IMAPS_PORT = 1993;
 export const DEFAULT_IMAP_PORT = 1143;
 export const DEMO_USER = "demo";
+export const DEFAULT_WORKERS = 2;
+export const DEFAULT_STORAGE = 1;
 
 export interface DevOptions {
   help: boolean;
@@ -21,6 +30,8 @@ export interface DevOptions {
   users: Array<{ name: string; password: string }>;
   maxMessageSize?: number;
   logLevel: string;
+  workers: number;
+  storage: number;
 }
 
 export function parseDevArgs(argv: string[]): DevOptions {
@@ -34,6 +45,8 @@ export function parseDevArgs(argv: string[]): DevOptions {
       user: { type: "string", multiple: true },
       "max-message-size": { type: "string" },
       "log-level": { type: "string" },
+      workers: { type: "string" },
+      storage: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -63,7 +76,15 @@ export function parseDevArgs(argv: string[]): DevOptions {
     users,
     maxMessageSize: parseSize("max-message-size", values["max-message-size"]),
     logLevel,
+    workers: parseCount("workers", values.workers, DEFAULT_WORKERS, 1),
+    storage: parseCount("storage", values.storage, DEFAULT_STORAGE, 0),
   };
+}
+
+function parseCount(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,2}$/.test(value) || Number(value) < min) throw new UsageError(`--${name}: expected a number from ${min} to 99, got ${value}`);
+  return Number(value);
 }
 
 /** Clients reach a wildcard listener over loopback, so the ready line names loopback. */
@@ -73,33 +94,104 @@ export function displayHost(bound: string): string {
   return bound;
 }
 
-/** Starts the node, creates or resets the users, prints the user and ready lines. */
-export async function startDev(opts: DevOptions, io: CliIo, log: Logger): Promise<RunningNode> {
+export interface RunningDev {
+  readonly configFile: string;
+  readonly endpoints: { imaps: HostPort; imap: HostPort };
+  readonly users: UserDirectory;
+  /** In the order of the configuration: the distributor, the workers, the storage nodes. */
+  readonly nodes: readonly NodeProcess[];
+  /** Stops every node it started: the distributor first, then the mail nodes. */
+  close(): Promise<void>;
+}
+
+/**
+ * Generates the configuration, certificates and users under the data
+ * directory, starts the nodes, and prints one `node ...` line per node, the
+ * user line (demo) and the ready line.
+ */
+export async function startDev(opts: DevOptions, io: CliIo, log: Logger): Promise<RunningDev> {
+  await fs.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const size = opts.maxMessageSize;
-  const node = await startNode({
-    dataDir: opts.dataDir,
-    log,
-    listen: {
-      imaps: { host: opts.host, port: opts.imapsPort },
-      imap: { host: opts.host, port: opts.imapPort },
-    },
-    limits: size ? { maxAppendSize: size, maxLiteralSize: size } : {},
+  const { path: configFile, config } = await generateDevConfig({
+    dir: opts.dataDir,
+    workers: opts.workers,
+    storage: opts.storage,
+    host: opts.host,
+    imapsPort: opts.imapsPort,
+    imapPort: opts.imapPort,
+    logLevel: opts.logLevel,
+    limits: size ? { maxAppendSize: size, maxLiteralSize: size } : undefined,
   });
+  // Refuse a taken client port before anything starts, naming it.
+  const distributor = config.nodes.find((n) => n.role === "distributor")!;
+  await checkPortsFree(config, distributor.name);
+  for (const e of await initClusterCerts(config)) if (e.action === "created") log.info({ what: e.what, node: e.name, cert: e.cert }, "certificate created");
+
+  const users = await UserDirectory.open(config.users);
+  for (const { name, password } of opts.users) {
+    const created = await users.upsertUser(name, password);
+    log.info({ user: name }, created ? "user created" : "user password reset");
+  }
+  let demoPassword: string | undefined;
+  if (opts.users.length === 0) {
+    demoPassword = randomPassword();
+    await users.upsertUser(DEMO_USER, demoPassword);
+  }
+
+  const started: NodeProcess[] = [];
+  const stopAll = async () => {
+    const [dist, mail] = [started.filter((p) => p.role === "distributor"), started.filter((p) => p.role !== "distributor")];
+    // Distributors first, so that no new session lands on a node that is going away.
+    await Promise.all(dist.map((p) => stopNode(p)));
+    await Promise.all(mail.map((p) => stopNode(p)));
+    await users.close();
+  };
+  const spawn = async (name: string, role: string) => {
+    const p = await spawnNode({ role, name, configFile, logLevel: opts.logLevel });
+    started.push(p);
+    p.exited.then(({ code, signal }) => {
+      if (!closing) log.warn({ child: name, childRole: role, code, signal }, "node exited; the others keep running (restart it with the command printed at start)");
+    });
+    return p;
+  };
+  let closing = false;
   try {
-    for (const { name, password } of opts.users) {
-      const created = await node.users.upsertUser(name, password);
-      log.info({ user: name }, created ? "user created" : "user password reset");
-    }
-    if (opts.users.length === 0) {
-      const password = randomPassword();
-      await node.users.upsertUser(DEMO_USER, password);
-      io.out(`user ${DEMO_USER} password ${password}`);
-    }
+    const mailNodes = config.nodes.filter((n) => n.role !== "distributor");
+    const results = await Promise.allSettled(mailNodes.map((n) => spawn(n.name, n.role)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    await spawn(distributor.name, "distributor");
   } catch (err) {
-    await node.close();
+    closing = true;
+    await stopAll();
     throw err;
   }
-  const { imaps, imap } = node.endpoints;
-  io.out(`ready imaps=${displayHost(imaps!.host)}:${imaps!.port} imap=${displayHost(imap!.host)}:${imap!.port}`);
-  return node;
+  // In the order of the configuration, whatever order they became ready in.
+  started.sort((a, b) => config.nodes.findIndex((n) => n.name === a.name) - config.nodes.findIndex((n) => n.name === b.name));
+  for (const p of started) {
+    const admin = p.ready.admin ? `http://${p.ready.admin}` : "none";
+    io.out(`node ${p.name} role=${p.role} pid=${p.pid} admin=${admin} restart="${p.command.map(shellQuote).join(" ")}"`);
+  }
+  if (demoPassword) io.out(`user ${DEMO_USER} password ${demoPassword}`);
+  const dist = started.find((p) => p.role === "distributor")!;
+  const endpoints = { imaps: readyAddress(dist, "imaps"), imap: readyAddress(dist, "imap") };
+  io.out(`ready imaps=${displayHost(endpoints.imaps.host)}:${endpoints.imaps.port} imap=${displayHost(endpoints.imap.host)}:${endpoints.imap.port}`);
+  let closed: Promise<void> | undefined;
+  return {
+    configFile,
+    endpoints,
+    users,
+    nodes: started,
+    close() {
+      closing = true;
+      closed ??= stopAll();
+      return closed;
+    },
+  };
+}
+
+function readyAddress(p: NodeProcess, key: string): HostPort {
+  const hp = p.ready[key] ? parseHostPort(p.ready[key], false) : undefined;
+  if (!hp || typeof hp === "string") throw new Error(`${p.name} printed no ${key} address`);
+  return hp;
 }

@@ -6,8 +6,11 @@ import path from "node:path";
 import { createLogger } from "../log/logger";
 import type { LevelWithSilent } from "pino";
 import type { CliIo } from "./args";
-import { runCerts } from "./certs";
+import { ConfigError } from "../config/errors";
+import { reportConfigError, runCerts } from "./certs";
 import { parseDevArgs, startDev } from "./dev";
+import { runNode, type NodeCommand } from "./node-cli";
+import { runRoute } from "./route";
 import { runUntilSignal } from "./signals";
 import { runUser } from "./user";
 import { DEV_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, MAIN_HELP, UsageError } from "./usage";
@@ -42,8 +45,13 @@ async function runDev(argv: string[], io: CliIo): Promise<number | "running"> {
     return EXIT_OK;
   }
   const log = createLogger({ level: opts.logLevel as LevelWithSilent, node: "dev", role: "all" });
-  const node = await startDev(opts, io, log);
-  return runUntilSignal(node, log);
+  try {
+    const cluster = await startDev(opts, io, log);
+    return runUntilSignal(cluster, log);
+  } catch (err) {
+    if (err instanceof ConfigError) return reportConfigError(err, io);
+    throw err;
+  }
 }
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number | "running"> {
@@ -69,6 +77,12 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       }
       case "certs":
         return await runCerts(rest, io);
+      case "route":
+        return await runRoute(rest, io);
+      case "worker":
+      case "storage":
+      case "distributor":
+        return await runNode(command as NodeCommand, rest, io);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }

@@ -13,9 +13,14 @@ export const EXIT_USAGE = 2;
 export const MAIN_HELP = `Usage: charon <command> [options]
 
 Commands:
-  dev     run a single-node server for local use (IMAPS + IMAP with STARTTLS)
-  user    manage the user directory (add, passwd, del, list)
-  certs   create the cluster CA and node certificates (certs init --config FILE)
+  dev          run a whole cluster locally: a distributor, workers and a
+               storage node as child processes on loopback
+  distributor  run a distributor node (--config FILE --name NAME)
+  worker       run a worker node (--config FILE --name NAME)
+  storage      run a storage node (--config FILE --name NAME)
+  route        print a user's home worker and fallbacks (route USER --config FILE)
+  user         manage the user directory (add, passwd, del, list)
+  certs        create the cluster CA and node certificates (certs init --config FILE)
 
 Options:
   -h, --help      show help (also: charon <command> --help)
@@ -24,15 +29,23 @@ Options:
 
 export const DEV_HELP = `Usage: charon dev [options]
 
-Runs one node with everything in it: the mail store, the user directory and
-the client listeners. Prints "ready imaps=HOST:PORT imap=HOST:PORT" on stdout
-when it accepts connections; logs are JSON lines on stderr.
+Runs a whole cluster on this machine, each node its own process: one
+distributor (the client listeners), N workers and the storage nodes, linked
+by mutual TLS. The configuration (DIR/cluster.yaml), the certificates
+(DIR/certs) and the users (DIR/users.json) are generated under the data
+directory. Prints one line per node:
+  node NAME role=ROLE pid=PID admin=http://HOST:PORT restart="COMMAND"
+then "ready imaps=HOST:PORT imap=HOST:PORT" on stdout when clients can
+connect; logs of every node are JSON lines on stderr. When a node dies the
+others keep running; COMMAND starts it again.
 
 Options:
   --data DIR               data directory (default ./.charon); created if missing
   --imaps-port N           implicit-TLS port (default 1993; 0 = any free port)
   --imap-port N            plain port offering STARTTLS (default 1143; 0 = any free port)
-  --host ADDR              address to listen on (default 127.0.0.1)
+  --host ADDR              address every node listens on (default 127.0.0.1)
+  --workers N              number of workers (default 2)
+  --storage N              number of storage nodes (default 1)
   --user NAME:PASSWORD     create the user, or reset their password (repeatable).
                            Without any --user, the user "demo" gets a fresh random
                            password, printed as "user demo password ...".
@@ -40,7 +53,7 @@ Options:
   --log-level LEVEL        fatal, error, warn, info (default), debug, trace or silent
   -h, --help               show this help
 
-SIGINT or SIGTERM: every session gets "* BYE", the store is closed, exit code 0.
+SIGINT or SIGTERM: every node stops cleanly (sessions get "* BYE"), exit code 0.
 `;
 
 export const USER_HELP = `Usage: charon user <add|passwd|del|list> [--data DIR] [NAME] [options]

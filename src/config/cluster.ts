@@ -13,9 +13,11 @@ import YAML from "yaml";
 import type { PemKeyPair } from "../tls/certs";
 import { roleOf } from "../tls/certs";
 import { ConfigError } from "./errors";
+import type { Limits } from "./limits";
 import { applyEnvOverrides } from "./env-overrides";
 import { formatHostPort, validateClusterConfig, type ClusterConfig, type ClusterRole, type HostPort, type NodeConfig } from "./schema";
 
+import { closeServer } from "../server/listen";
 export * from "./errors";
 export * from "./schema";
 export { applyEnvOverrides, ENV_PREFIX, NON_CONFIG_ENV_VARS, NON_CONFIG_ENV_PREFIXES } from "./env-overrides";
@@ -201,10 +203,6 @@ function listenOnce(hp: HostPort): Promise<net.Server> {
   });
 }
 
-function closeServer(server: net.Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 /**
  * Binds each port the node would listen on (on the node's host), then releases
  * them. Rejects with a ConfigError (kind port-in-use, key e.g. `nodes[1].admin`)
@@ -262,6 +260,8 @@ export interface DevConfigOptions {
   cluster?: string;
   logLevel?: string;
   durability?: "local" | "replicated";
+  /** Limits written into the file (e.g. `charon dev --max-message-size`). */
+  limits?: Partial<Limits>;
   /** Environment for the overrides when the written file is read back (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -316,6 +316,7 @@ export async function generateDevConfig(opts: DevConfigOptions): Promise<{ path:
     },
     users: "users.json",
     logLevel: opts.logLevel ?? "info",
+    ...(opts.limits && Object.keys(opts.limits).length > 0 ? { limits: opts.limits } : {}),
     nodes,
   };
   await fs.mkdir(opts.dir, { recursive: true });

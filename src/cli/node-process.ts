@@ -1,0 +1,116 @@
+// Cluster nodes as child processes: `charon dev` starts each node with the same
+// command an operator would type (`charon ROLE --config FILE --name NAME`),
+// waits for its ready line, and stops only the processes it started.
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { createInterface } from "node:readline";
+
+export interface NodeProcess {
+  readonly name: string;
+  readonly role: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** The key=value pairs of the node's ready line (internal, admin, imaps, imap). */
+  readonly ready: Readonly<Record<string, string>>;
+  /** The command line that starts this node again on its own. */
+  readonly command: readonly string[];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The built CLI: this file's sibling when running from dist/, the build output when running from the sources (tests). */
+export function cliEntry(): string {
+  if (__filename.endsWith(".ts")) return path.resolve(__dirname, "..", "..", "dist", "src", "cli", "main.js");
+  return path.join(__dirname, "main.js");
+}
+
+/** Marks a child that should exit when its supervisor goes away (its stdin closes). */
+export const SUPERVISED_ENV = "CHARON_DEV_SUPERVISED";
+
+/** Quotes an argument for a POSIX shell only when it needs it. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function parseReady(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of line.split(" ").slice(2)) {
+    const eq = kv.indexOf("=");
+    if (eq > 0) out[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return out;
+}
+
+export interface SpawnNodeOptions {
+  role: string;
+  name: string;
+  configFile: string;
+  logLevel?: string;
+  readyTimeoutMs?: number;
+}
+
+/** Starts `charon ROLE --config FILE --name NAME` and resolves once it printed its ready line. */
+export function spawnNode(opts: SpawnNodeOptions): Promise<NodeProcess> {
+  const command = [process.execPath, cliEntry(), opts.role, "--config", opts.configFile, "--name", opts.name];
+  if (opts.logLevel) command.push("--log-level", opts.logLevel);
+  // stdin is a pipe only so the child notices when the supervisor dies, even by kill -9.
+  const child = spawn(command[0], command.slice(1), {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, [SUPERVISED_ENV]: "1" },
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const timeoutMs = opts.readyTimeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const output: string[] = [];
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${opts.role} ${opts.name} was not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      reject(new Error(`${opts.role} ${opts.name} ${why}${output.length ? `: ${output.join(" / ")}` : ""}`));
+    };
+    child.once("error", (err) => fail(`could not start: ${err.message}`));
+    exited.then(({ code, signal }) => fail(`exited before it was ready (exit code ${code}${signal ? `, signal ${signal}` : ""})`));
+    lines.on("line", (line) => {
+      if (!line.startsWith(`ready ${opts.role} `)) {
+        output.push(line);
+        return;
+      }
+      clearTimeout(timer);
+      resolve({ name: opts.name, role: opts.role, child, pid: child.pid!, ready: parseReady(line), command, exited });
+    });
+  });
+}
+
+/** SIGTERM to a node we started, then SIGKILL if it has not exited within `graceMs`. */
+export async function stopNode(p: NodeProcess, graceMs = 15_000): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill("SIGTERM");
+  const timer = setTimeout(() => p.child.kill("SIGKILL"), graceMs);
+  await p.exited;
+  clearTimeout(timer);
+}
+
+/**
+ * In a supervised child: exit cleanly when the supervisor's end of stdin
+ * closes, so a supervisor killed with -9 leaves no orphans holding ports.
+ */
+export function exitWithSupervisor(): void {
+  if (process.env[SUPERVISED_ENV] !== "1") return;
+  // The same clean path as a signal: runUntilSignal handles it.
+  let sent = false;
+  const close = () => {
+    if (sent) return;
+    sent = true;
+    process.kill(process.pid, "SIGTERM");
+  };
+  process.stdin.on("error", () => undefined);
+  process.stdin.once("end", close);
+  process.stdin.once("close", close);
+  process.stdin.resume();
+  // Reading stdin must not keep a node alive that is otherwise done.
+  (process.stdin as unknown as { unref?: () => void }).unref?.();
+}
