@@ -20,6 +20,8 @@ export interface AdminServerOptions {
   metrics: MetricsSource;
   ready: () => Readiness | Promise<Readiness>;
   log: Logger;
+  /** Further GET endpoints answering JSON, e.g. a mail node's `/users`. */
+  json?: Record<string, () => Promise<unknown>>;
 }
 
 export interface AdminServer {
@@ -35,13 +37,15 @@ function send(res: http.ServerResponse, status: number, body: string, contentTyp
 
 async function handle(opts: AdminServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const pathname = (req.url ?? "/").split("?")[0];
-  const known = pathname === "/healthz" || pathname === "/readyz" || pathname === "/metrics";
+  const json = opts.json && Object.hasOwn(opts.json, pathname) ? opts.json[pathname] : undefined;
+  const known = pathname === "/healthz" || pathname === "/readyz" || pathname === "/metrics" || json !== undefined;
   if (!known) return send(res, 404, "not found\n");
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("allow", "GET, HEAD");
     return send(res, 405, "method not allowed\n");
   }
   if (pathname === "/healthz") return send(res, 200, "ok\n");
+  if (json) return send(res, 200, JSON.stringify(await json()) + "\n", "application/json");
   if (pathname === "/readyz") {
     let r: Readiness;
     try {

@@ -3,3 +3,4 @@ export { LevelUserStore } from "./user-store";
 export { LevelMailboxHandle } from "./mailbox-handle";
 export { UserReplica, type Logger } from "./user-replica";
 export { CommitQueue } from "./commit-queue";
+export { storedUsers } from "./user-index";

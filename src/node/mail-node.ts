@@ -11,7 +11,7 @@ import { dataPaths } from "../config/paths";
 import { ImapSession } from "../imap/session";
 import { listenMux, type MuxConnection, type MuxStream } from "../link";
 import { sessionLogger } from "../log/logger";
-import { createMailStore, type LevelMailStore } from "../mailstore";
+import { createMailStore, storedUsers, type LevelMailStore } from "../mailstore";
 import { createMetrics, type Metrics } from "../metrics";
 import { Connection } from "../server/connection";
 import { assertPeerAllowed, internalServerOptions, type PeerIdentity } from "../tls/mtls";
@@ -138,6 +138,7 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
       metrics,
       ready: () => (closing ? { ready: false, reason: "shutting down" } : { ready: true }),
       log,
+      json: { "/users": () => heldMail(store) },
     });
     const adminAddress = { host: admin.host, port: admin.port };
     log.info({ internal, admin: adminAddress, replicaId }, `${role} ready`);
@@ -176,4 +177,18 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
     metrics.close();
     throw err;
   }
+}
+
+/** Admin `/users`: every user with mail in this node's store, and how much. */
+const MAX_LISTED_USERS = 1000;
+
+async function heldMail(store: LevelMailStore): Promise<{ users: Array<{ name: string; mailboxes: number; messages: number }>; truncated: boolean }> {
+  const names = await storedUsers(store.db);
+  const users = [];
+  for (const name of names.slice(0, MAX_LISTED_USERS)) {
+    const u = await store.forUser(name);
+    const mailboxes = u.list();
+    users.push({ name, mailboxes: mailboxes.length, messages: mailboxes.reduce((n, m) => n + u.status(m.name).messages, 0) });
+  }
+  return { users, truncated: names.length > MAX_LISTED_USERS };
 }
