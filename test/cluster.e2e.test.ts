@@ -2,7 +2,7 @@
 // distributor, two workers and a storage node; the tests check routing against
 // what each node says it holds, the mutual-TLS refusals on every internal
 // port, STARTTLS through the distributor, and failover after kill -9.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ import { adminGet, clusterNodes, configFile, heldMail, isAlive, routeOf, type Cl
 import { closeQuietly, connected } from "./support/imapflow-client";
 import { simpleMessage } from "./support/messages";
 import { RawImapClient } from "./support/raw-client";
-import { removeDir, startServer, type RunningServer } from "./support/server";
+import { CLI_ENTRY, removeDir, startServer, type RunningServer } from "./support/server";
 
 const USERS = ["ann", "ben", "cat", "dan", "eve", "fay", "gus", "hal"].map((u) => [u, `pw-${u}-1`] as const);
 const passwordOf = (user: string) => USERS.find(([u]) => u === user)![1];
@@ -132,7 +132,43 @@ describe("cluster: routing, internal mutual TLS, STARTTLS", () => {
       c.destroy();
     }
   });
+
+  it("picks up users added and deleted with `charon user --config` while it runs", async () => {
+    const user = (args: string[]) => runCli(["user", ...args, "--config", configFile(srv)]);
+    expect((await user(["add", "ivy", "--password", "pw-ivy-1"])).code).toBe(0);
+    // The distributor watches the file; the login succeeds once it has reloaded it.
+    let status = "NO";
+    for (let i = 0; i < 40 && status !== "OK"; i++) {
+      status = await rawLogin(srv.imapsPort, "ivy", "pw-ivy-1");
+      if (status !== "OK") await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status).toBe("OK");
+    expect((await user(["del", "ivy"])).code).toBe(0);
+    for (let i = 0; i < 40 && status === "OK"; i++) {
+      status = await rawLogin(srv.imapsPort, "ivy", "pw-ivy-1");
+      if (status === "OK") await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status).toBe("NO");
+  });
 });
+
+async function rawLogin(port: number, user: string, password: string): Promise<string> {
+  const c = await RawImapClient.connectTls(port);
+  try {
+    await c.greeting();
+    return (await c.command("a", `LOGIN ${user} ${password}`, 10_000)).status;
+  } finally {
+    c.destroy();
+  }
+}
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI_ENTRY, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 describe("cluster: a worker killed with -9", () => {
   let srv: RunningServer;

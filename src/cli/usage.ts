@@ -56,7 +56,7 @@ Options:
 SIGINT or SIGTERM: every node stops cleanly (sessions get "* BYE"), exit code 0.
 `;
 
-export const USER_HELP = `Usage: charon user <add|passwd|del|list> [--data DIR] [NAME] [options]
+export const USER_HELP = `Usage: charon user <add|passwd|del|list> [--config FILE | --data DIR] [NAME] [options]
 
   add NAME       create a user
   passwd NAME    set a user's password
@@ -64,6 +64,8 @@ export const USER_HELP = `Usage: charon user <add|passwd|del|list> [--data DIR] 
   list           print the user names, one per line
 
 Options:
+  --config FILE       cluster configuration: edit the file its "users" key names
+                      (distributors reload it by themselves)
   --data DIR          data directory (default ./.charon); the directory is DIR/users.json
   --password P        the password (visible to other local users in the process list)
   --password-stdin    read the password from standard input (one line)

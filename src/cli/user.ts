@@ -1,10 +1,13 @@
-// `charon user add|passwd|del|list`: edits DIR/users.json. A running server
-// notices the change on its next login attempt.
+// `charon user add|passwd|del|list`: edits the user directory, the `users`
+// file of a cluster configuration (--config) or DIR/users.json (--data).
+// Distributors watch the file and reload it; no restart is needed.
 import path from "node:path";
 import { randomPassword } from "../auth/password";
 import { UserDirectory, UserDirectoryError } from "../auth/user-directory";
 import { usernameProblem } from "../auth/username";
+import { ConfigError, loadClusterConfig } from "../config/cluster";
 import { dataPaths } from "../config/paths";
+import { reportConfigError } from "./certs";
 import { DEFAULT_DATA_DIR, parseOrUsage, type CliIo } from "./args";
 import { EXIT_FAILURE, EXIT_OK, USER_HELP, UsageError } from "./usage";
 
@@ -15,6 +18,8 @@ export interface UserCommand {
   help: boolean;
   action?: Action;
   dataDir: string;
+  /** Cluster configuration whose `users` file is edited instead of DIR/users.json. */
+  config?: string;
   name?: string;
   password?: string;
   passwordStdin: boolean;
@@ -25,6 +30,7 @@ export function parseUserArgs(argv: string[]): UserCommand {
     args: argv,
     options: {
       data: { type: "string" },
+      config: { type: "string" },
       password: { type: "string" },
       "password-stdin": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -35,10 +41,12 @@ export function parseUserArgs(argv: string[]): UserCommand {
   const cmd: UserCommand = {
     help: values.help ?? false,
     dataDir: path.resolve(values.data ?? DEFAULT_DATA_DIR),
+    config: values.config,
     password: values.password,
     passwordStdin: values["password-stdin"] ?? false,
   };
   if (cmd.help) return cmd;
+  if (values.config !== undefined && values.data !== undefined) throw new UsageError("--config and --data are mutually exclusive");
   const [action, name, ...rest] = positionals;
   if (!action) throw new UsageError("missing action: add, passwd, del or list");
   if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown action: ${action}`);
@@ -69,13 +77,22 @@ function firstLine(text: string): string {
   return end < 0 ? text : text.slice(0, end);
 }
 
-export async function runUser(argv: string[], io: CliIo): Promise<number> {
+export async function runUser(argv: string[], io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const cmd = parseUserArgs(argv);
   if (cmd.help) {
     io.out(USER_HELP.trimEnd());
     return EXIT_OK;
   }
-  const directory = await UserDirectory.open(dataPaths(cmd.dataDir).usersFile);
+  let file = dataPaths(cmd.dataDir).usersFile;
+  if (cmd.config !== undefined) {
+    try {
+      file = (await loadClusterConfig(cmd.config, env)).users;
+    } catch (err) {
+      if (err instanceof ConfigError) return reportConfigError(err, io);
+      throw err;
+    }
+  }
+  const directory = await UserDirectory.open(file);
   try {
     switch (cmd.action) {
       case "list":
