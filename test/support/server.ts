@@ -20,6 +20,8 @@ export interface StartServerOptions {
   /** Extra CLI arguments, e.g. a size limit if the CLI supports one. */
   extraArgs?: string[];
   readyTimeoutMs?: number;
+  /** Extra environment, e.g. CHARON_* configuration overrides for every node. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningServer {
@@ -67,7 +69,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NODE_ENV: "test" },
+    env: { ...process.env, NODE_ENV: "test", ...opts.env },
   });
   let out = "";
   let err = "";
