@@ -5,21 +5,10 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetrics, type Metrics } from "../src/metrics";
+import { EVERY_NODE_FAMILIES, MAIL_NODE_FAMILIES } from "../src/metrics/families";
 
 const FILE = path.resolve(__dirname, "..", "deploy", "grafana", "charon-dashboard.json");
-const ISSUE_FAMILIES = [
-  "charon_sessions_active",
-  "charon_connections_total",
-  "charon_commands_total",
-  "charon_command_duration_seconds",
-  "charon_auth_failures_total",
-  "charon_tls_handshake_failures_total",
-  "charon_relayed_bytes_total",
-  "charon_leveldb_size_bytes",
-  "charon_event_loop_lag_seconds",
-  "charon_process_cpu_seconds_total",
-  "charon_process_resident_memory_bytes",
-];
+const ISSUE_FAMILIES = [...EVERY_NODE_FAMILIES, ...MAIL_NODE_FAMILIES];
 
 interface Panel {
   id: number;

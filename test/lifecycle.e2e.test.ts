@@ -6,6 +6,7 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EVERY_NODE_FAMILIES, MAIL_NODE_FAMILIES } from "../src/metrics/families";
 import { parsePrometheusText, sampleValue, type MetricFamily } from "../src/metrics/parse";
 import { clusterNodes, isAlive, routeOf, type ClusterNode } from "./support/cluster";
 import { closeQuietly, connected } from "./support/imapflow-client";
@@ -77,22 +78,11 @@ describe("lifecycle and metrics of the cluster's processes", () => {
     const user = "ann";
     const homeName = (await routeOf(srv, user)).home;
     const home = nodes.find((n) => n.name === homeName)!;
-    const families = [
-      "charon_sessions_active",
-      "charon_connections_total",
-      "charon_commands_total",
-      "charon_command_duration_seconds",
-      "charon_auth_failures_total",
-      "charon_tls_handshake_failures_total",
-      "charon_relayed_bytes_total",
-      "charon_event_loop_lag_seconds",
-      "charon_process_resident_memory_bytes",
-      "charon_process_cpu_seconds_total",
-    ];
+
     for (const n of nodes) {
       const m = await curlMetrics(n);
-      for (const f of families) expect(m.has(f), `${n.name} ${f}`).toBe(true);
-      if (n.role !== "distributor") expect(m.has("charon_leveldb_size_bytes"), n.name).toBe(true);
+      for (const f of EVERY_NODE_FAMILIES) expect(m.has(f), `${n.name} ${f}`).toBe(true);
+      if (n.role !== "distributor") for (const f of MAIL_NODE_FAMILIES) expect(m.has(f), `${n.name} ${f}`).toBe(true);
     }
     const before = { dist: await curlMetrics(dist), home: await curlMetrics(home) };
 

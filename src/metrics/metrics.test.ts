@@ -1,21 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { harness, type Harness } from "../imap/session-test-support";
+import { EVERY_NODE_FAMILIES, MAIL_NODE_FAMILIES } from "./families";
 import { createMetrics, type Metrics } from "./index";
 import { parsePrometheusText, sampleValue } from "./parse";
 
 const NAMES = [
-  "charon_sessions_active",
-  "charon_connections_total",
-  "charon_commands_total",
-  "charon_command_duration_seconds",
-  "charon_auth_failures_total",
-  "charon_tls_handshake_failures_total",
-  "charon_relayed_bytes_total",
-  "charon_leveldb_size_bytes",
-  "charon_event_loop_lag_seconds",
-  // process metrics from collectDefaultMetrics, prefixed
+  ...EVERY_NODE_FAMILIES,
+  ...MAIL_NODE_FAMILIES,
   "charon_process_cpu_user_seconds_total",
-  "charon_process_resident_memory_bytes",
   "charon_nodejs_heap_size_used_bytes",
 ];
 
