@@ -1,0 +1,228 @@
+// A raw-socket IMAP client for load generation: TLS (or plain) socket,
+// pipelined commands, literals sent with LITERAL+ when the server offers it
+// (otherwise synchronising literals, waiting for each "+"), and the latency
+// of every command from the moment its first byte went out to its tagged
+// response.
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { performance } from "node:perf_hooks";
+import { capabilitiesIn, ImapResponse, ResponseParser, taggedStatus } from "./parser";
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** Keep literal bodies in untagged responses (default: sizes only). */
+  keepLiterals?: boolean;
+  /** Do not keep untagged responses at all, only count them (big FETCHes). */
+  countOnly?: boolean;
+  timeoutMs?: number;
+}
+
+export interface CommandResult {
+  tag: string;
+  status: string;
+  text: string;
+  untagged: ImapResponse[];
+  untaggedCount: number;
+  latencyMs: number;
+}
+
+/** A command: strings are sent as they are, Buffers as literals. */
+export type CommandPart = string | Buffer;
+
+interface Pending {
+  tag: string;
+  start: number;
+  untagged: ImapResponse[];
+  untaggedCount: number;
+  resolve: (r: CommandResult) => void;
+  reject: (e: Error) => void;
+  /** Set while the writer waits for a "+" before sending this command's literal. */
+  cont?: (r: ImapResponse) => void;
+}
+
+export class ImapError extends Error {}
+
+export class ImapConnection {
+  capabilities = new Set<string>();
+  greeting = "";
+  private nextTag = 1;
+  private readonly pending: Pending[] = [];
+  private writeChain: Promise<void> = Promise.resolve();
+  private closed = false;
+  private closeError: Error | undefined;
+  private readonly parser: ResponseParser;
+  private greetingWaiter: ((r: ImapResponse) => void) | undefined;
+
+  private constructor(private readonly socket: net.Socket, private readonly opts: ConnectOptions) {
+    this.parser = new ResponseParser((r) => this.onResponse(r), opts.keepLiterals ?? false);
+    socket.on("data", (chunk: Buffer) => this.parser.push(chunk));
+    socket.on("error", (e) => this.fail(e));
+    socket.on("close", () => this.fail(new ImapError("connection closed")));
+  }
+
+  static connect(opts: ConnectOptions): Promise<ImapConnection> {
+    return new Promise((resolve, reject) => {
+      const timeoutMs = opts.timeoutMs ?? 30_000;
+      let conn: ImapConnection | undefined;
+      const socket = opts.tls
+        ? tls.connect({ host: opts.host, port: opts.port, rejectUnauthorized: false, servername: undefined })
+        : net.connect({ host: opts.host, port: opts.port });
+      socket.setNoDelay(true);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ImapError(`no greeting from ${opts.host}:${opts.port} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onEarlyError = (e: Error) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      socket.once("error", onEarlyError);
+      conn = new ImapConnection(socket, opts);
+      const c = conn;
+      c.greetingWaiter = (r) => {
+        clearTimeout(timer);
+        socket.off("error", onEarlyError);
+        c.greeting = r.text;
+        const caps = capabilitiesIn(r.text);
+        if (caps) c.capabilities = new Set(caps);
+        if (/^\* (OK|PREAUTH)/i.test(r.text)) resolve(c);
+        else {
+          socket.destroy();
+          reject(new ImapError(`bad greeting: ${r.text}`));
+        }
+      };
+    });
+  }
+
+  get literalPlus(): boolean {
+    return this.capabilities.has("LITERAL+");
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Sends a command (pipelined behind any in flight) and resolves with its tagged response. */
+  command(parts: CommandPart | CommandPart[]): Promise<CommandResult> {
+    if (this.closed) return Promise.reject(this.closeError ?? new ImapError("connection closed"));
+    const list = Array.isArray(parts) ? parts : [parts];
+    const tag = `a${this.nextTag++}`;
+    return new Promise<CommandResult>((resolve, reject) => {
+      const p: Pending = { tag, start: 0, untagged: [], untaggedCount: 0, resolve, reject };
+      this.pending.push(p);
+      this.writeChain = this.writeChain.then(() => this.writeCommand(p, list)).catch((e: Error) => this.fail(e));
+    });
+  }
+
+  /** Runs CAPABILITY and stores the result. */
+  async refreshCapabilities(): Promise<void> {
+    const r = await this.command("CAPABILITY");
+    for (const u of r.untagged) {
+      const caps = capabilitiesIn(u.text);
+      if (caps) this.capabilities = new Set(caps);
+    }
+  }
+
+  close(): void {
+    if (!this.closed) this.socket.destroy();
+    this.fail(new ImapError("closed by client"));
+  }
+
+  private async writeCommand(p: Pending, parts: CommandPart[]): Promise<void> {
+    if (this.closed) throw this.closeError ?? new ImapError("connection closed");
+    const plus = this.literalPlus;
+    let head = `${p.tag} `;
+    p.start = performance.now();
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i];
+      if (typeof part === "string") {
+        head += part;
+        continue;
+      }
+      if (plus) {
+        this.socket.write(`${head}{${part.length}+}\r\n`);
+        this.socket.write(part);
+        head = "";
+        continue;
+      }
+      const cont = new Promise<ImapResponse>((resolve) => (p.cont = resolve));
+      this.socket.write(`${head}{${part.length}}\r\n`);
+      head = "";
+      const r = await cont;
+      p.cont = undefined;
+      if (r.tag !== "+") return; // the command was refused; its tagged response settles it
+      this.socket.write(part);
+    }
+    this.socket.write(`${head}\r\n`);
+  }
+
+  private onResponse(r: ImapResponse): void {
+    if (this.greetingWaiter) {
+      const w = this.greetingWaiter;
+      this.greetingWaiter = undefined;
+      w(r);
+      return;
+    }
+    if (r.tag === "+") {
+      this.pending.find((p) => p.cont)?.cont?.(r);
+      return;
+    }
+    if (r.tag === "*") {
+      const head = this.pending[0];
+      if (head) {
+        head.untaggedCount++;
+        if (!this.opts.countOnly) head.untagged.push(r);
+      }
+      return;
+    }
+    const idx = this.pending.findIndex((p) => p.tag === r.tag);
+    if (idx < 0) return;
+    const [p] = this.pending.splice(idx, 1);
+    // A tagged answer to a command still waiting for a continuation: release the writer.
+    p.cont?.(r);
+    const { status } = taggedStatus(r);
+    p.resolve({ tag: p.tag, status, text: r.text, untagged: p.untagged, untaggedCount: p.untaggedCount, latencyMs: performance.now() - p.start });
+  }
+
+  private fail(e: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = e;
+    if (!this.socket.destroyed) this.socket.destroy();
+    for (const p of this.pending.splice(0)) {
+      p.cont?.({ tag: "", text: "", literalSizes: [] });
+      p.reject(e);
+    }
+    if (this.greetingWaiter) {
+      const w = this.greetingWaiter;
+      this.greetingWaiter = undefined;
+      w({ tag: "*", text: `* BYE ${e.message}`, literalSizes: [] });
+    }
+  }
+}
+
+/** Quotes an IMAP string argument. */
+export function quote(s: string): string {
+  return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/** Connects, optionally refreshes capabilities, and logs in. Throws on NO/BAD. */
+export async function openSession(
+  opts: ConnectOptions & { user: string; password: string; unquotedLogin?: boolean },
+  record?: (command: string, r: CommandResult) => void,
+): Promise<ImapConnection> {
+  const c = await ImapConnection.connect(opts);
+  const login = opts.unquotedLogin ? `LOGIN ${opts.user} ${opts.password}` : `LOGIN ${quote(opts.user)} ${quote(opts.password)}`;
+  const r = await c.command(login);
+  record?.("LOGIN", r);
+  if (r.status !== "OK") {
+    c.close();
+    throw new ImapError(`LOGIN ${opts.user}: ${r.text}`);
+  }
+  const caps = capabilitiesIn(r.text);
+  if (caps) c.capabilities = new Set(caps);
+  else if (c.capabilities.size === 0) await c.refreshCapabilities();
+  return c;
+}

@@ -1,0 +1,29 @@
+// Deterministic RFC 5322 test messages of a given size, the same for every server.
+import { rng } from "./stats";
+
+const WORDS = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua".split(" ");
+
+export function makeMessage(seed: number, size: number, to = "bench@example.test"): Buffer {
+  const r = rng(seed);
+  const head =
+    `From: Sender ${seed} <sender${seed % 97}@example.test>\r\n` +
+    `To: <${to}>\r\n` +
+    `Subject: bench message ${seed} ${WORDS[seed % WORDS.length]}\r\n` +
+    `Date: Mon, 23 Nov 2026 04:00:${String(seed % 60).padStart(2, "0")} +0000\r\n` +
+    `Message-ID: <${seed}.${size}@bench.example.test>\r\n` +
+    `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n`;
+  const lines: string[] = [];
+  let len = head.length;
+  while (len < size) {
+    let line = "";
+    while (line.length < 70) line += WORDS[Math.floor(r() * WORDS.length)] + " ";
+    line = line.trimEnd() + "\r\n";
+    lines.push(line);
+    len += line.length;
+  }
+  const buf = Buffer.from(head + lines.join(""), "latin1");
+  if (buf.length <= size || size <= head.length + 2) return buf;
+  const cut = Buffer.concat([buf.subarray(0, size - 2), Buffer.from("\r\n")]);
+  if (cut[size - 3] === 0x0d) cut[size - 3] = 0x78; // no bare CR where the cut fell inside a CRLF
+  return cut;
+}

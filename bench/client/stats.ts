@@ -1,0 +1,98 @@
+// Latency recording (sorted arrays; exact percentiles by nearest rank) and
+// the generator's own CPU use.
+
+/** Nearest-rank percentile of an ascending array; NaN when empty. p in [0, 100]. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  if (p <= 0) return sorted[0];
+  if (p >= 100) return sorted[sorted.length - 1];
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.max(0, rank - 1)];
+}
+
+export interface LatencySummary {
+  count: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  max: number;
+}
+
+export function summarize(samples: readonly number[], errors = 0): LatencySummary {
+  const sorted = Float64Array.from(samples).sort();
+  const arr = Array.from(sorted);
+  const sum = arr.reduce((a, b) => a + b, 0);
+  return {
+    count: arr.length,
+    errors,
+    p50: percentile(arr, 50),
+    p99: percentile(arr, 99),
+    mean: arr.length ? sum / arr.length : NaN,
+    max: arr.length ? arr[arr.length - 1] : NaN,
+  };
+}
+
+/** Per-command latency samples and failure counts. */
+export class Recorder {
+  readonly samples = new Map<string, number[]>();
+  readonly errors = new Map<string, number>();
+  readonly errorExamples: string[] = [];
+
+  record(command: string, latencyMs: number, ok: boolean, text?: string): void {
+    let list = this.samples.get(command);
+    if (!list) this.samples.set(command, (list = []));
+    list.push(latencyMs);
+    if (!ok) {
+      this.errors.set(command, (this.errors.get(command) ?? 0) + 1);
+      if (text && this.errorExamples.length < 10) this.errorExamples.push(`${command}: ${text.slice(0, 200)}`);
+    }
+  }
+
+  fail(command: string, why: string): void {
+    this.errors.set(command, (this.errors.get(command) ?? 0) + 1);
+    if (this.errorExamples.length < 10) this.errorExamples.push(`${command}: ${why.slice(0, 200)}`);
+  }
+
+  summary(): Record<string, LatencySummary> {
+    const out: Record<string, LatencySummary> = {};
+    const names = [...new Set([...this.samples.keys(), ...this.errors.keys()])].sort();
+    for (const name of names) out[name] = summarize(this.samples.get(name) ?? [], this.errors.get(name) ?? 0);
+    return out;
+  }
+
+  totalCount(): number {
+    let n = 0;
+    for (const l of this.samples.values()) n += l.length;
+    return n;
+  }
+}
+
+/** Measures this process's CPU use over an interval, in cores (1.0 = one core busy). */
+export class CpuMeter {
+  private readonly startCpu = process.cpuUsage();
+  private readonly startWall = process.hrtime.bigint();
+
+  stop(): { cores: number; userMs: number; systemMs: number; wallMs: number } {
+    const d = process.cpuUsage(this.startCpu);
+    const wallMs = Number(process.hrtime.bigint() - this.startWall) / 1e6;
+    const cpuMs = (d.user + d.system) / 1000;
+    return { cores: wallMs > 0 ? cpuMs / wallMs : 0, userMs: d.user / 1000, systemMs: d.system / 1000, wallMs };
+  }
+}
+
+/** Deterministic PRNG (mulberry32) so that both servers get the same workload. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randInt(r: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(r() * (hi - lo + 1));
+}
