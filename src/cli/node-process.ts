@@ -46,6 +46,10 @@ export interface SpawnNodeOptions {
   configFile: string;
   logLevel?: string;
   readyTimeoutMs?: number;
+  /** Added to this process's environment (CHARON_* overrides for this node only, say). */
+  env?: NodeJS.ProcessEnv;
+  /** Where the node's log lines go (default: this process's stderr). */
+  stderr?: "inherit" | "pipe";
 }
 
 /** Starts `charon ROLE --config FILE --name NAME` and resolves once it printed its ready line. */
@@ -54,8 +58,8 @@ export function spawnNode(opts: SpawnNodeOptions): Promise<NodeProcess> {
   if (opts.logLevel) command.push("--log-level", opts.logLevel);
   // stdin is a pipe only so the child notices when the supervisor dies, even by kill -9.
   const child = spawn(command[0], command.slice(1), {
-    stdio: ["pipe", "pipe", "inherit"],
-    env: { ...process.env, [SUPERVISED_ENV]: "1" },
+    stdio: ["pipe", "pipe", opts.stderr ?? "inherit"],
+    env: { ...process.env, ...opts.env, [SUPERVISED_ENV]: "1" },
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
