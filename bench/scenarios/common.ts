@@ -1,0 +1,141 @@
+// Types and helpers shared by the scenarios.
+import * as fs from "node:fs";
+import { CommandResult, ImapConnection, openSession } from "../client/connection";
+import { makeMessage } from "../client/messages";
+import { Recorder } from "../client/stats";
+import { BenchUser, ServerUnderTest } from "../servers/server";
+
+export type ServerName = "charon" | "dovecot" | "pluto";
+
+export interface Target {
+  /** What the issue asks, in words. */
+  text: string;
+  /** true/false when judged in this run, null when it cannot be (for example a scaled-down run). */
+  met: boolean | null;
+}
+
+/** One number per server: a row of the table and a bar group of the chart. */
+export interface Figure {
+  group: string;
+  metric: string;
+  unit: string;
+  better: "higher" | "lower";
+  values: Partial<Record<ServerName, number>>;
+  /** charon/Dovecot from this run. */
+  ratio?: number;
+  /** charon/pluto from this run, when pluto ran. */
+  ratioPluto?: number;
+  target?: Target;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  params: Record<string, unknown>;
+  figures: Figure[];
+  notes: string[];
+  /** Raw per-server data (latency summaries, CPU, errors) for the JSON file. */
+  raw: Record<string, unknown>;
+  durationMs: number;
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  clients?: number[];
+  users?: number;
+  durationS?: number;
+  idleSessions?: number;
+  largeMessages?: number;
+  pluto?: { bin: string; config: string };
+  dovecotScheme: string;
+  log: (s: string) => void;
+}
+
+/** Starts a server with these users, runs fn, and always stops it. */
+export type ServerFactory = (name: ServerName, users: BenchUser[], maxSessions: number) => Promise<ServerUnderTest>;
+
+export function ratio(charon: number | undefined, other: number | undefined): number | undefined {
+  if (charon === undefined || other === undefined || !Number.isFinite(charon) || !Number.isFinite(other) || other === 0) return undefined;
+  return charon / other;
+}
+
+export function figure(f: Omit<Figure, "ratio" | "ratioPluto">): Figure {
+  return { ...f, ratio: ratio(f.values.charon, f.values.dovecot), ratioPluto: ratio(f.values.charon, f.values.pluto) };
+}
+
+/** CPU seconds used so far by a set of processes, their reaped children included (from /proc/PID/stat). */
+export function cpuSecondsOf(pids: number[]): number {
+  const hz = 100;
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // fields after ")" start at state (3): utime=14, stime=15, cutime=16, cstime=17 -> indexes 11..14
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / hz;
+}
+
+export function connOpts(server: ServerUnderTest) {
+  return { host: server.host, port: server.port, tls: true };
+}
+
+export async function login(server: ServerUnderTest, user: BenchUser, rec?: Recorder, extra: { countOnly?: boolean } = {}): Promise<ImapConnection> {
+  return openSession(
+    { ...connOpts(server), ...extra, user: user.name, password: user.password, unquotedLogin: server.unquotedLogin },
+    rec ? (cmd, r) => rec.record(cmd, r.latencyMs, r.status === "OK", r.text) : undefined,
+  );
+}
+
+/** Appends count messages to a user's mailbox over `connections` sessions with `window` APPENDs in flight each. */
+export async function seedMailbox(
+  server: ServerUnderTest,
+  user: BenchUser,
+  count: number,
+  o: { mailbox?: string; connections?: number; window?: number; size: (i: number) => number; flags?: (i: number) => string; seed?: number },
+): Promise<{ ms: number; failures: number }> {
+  const t0 = Date.now();
+  const conns = o.connections ?? 1;
+  const windowSize = o.window ?? 64;
+  let next = 0;
+  let failures = 0;
+  const mailbox = o.mailbox ?? "INBOX";
+  await Promise.all(
+    Array.from({ length: conns }, async () => {
+      const c = await login(server, user);
+      try {
+        const inflight = new Set<Promise<CommandResult>>();
+        while (next < count || inflight.size > 0) {
+          while (next < count && inflight.size < windowSize) {
+            const i = next++;
+            const flags = o.flags ? o.flags(i) : "";
+            const p: Promise<CommandResult> = c.command([`APPEND ${mailbox} ${flags ? `(${flags}) ` : ""}`, makeMessage((o.seed ?? 0) + i, o.size(i))]);
+            inflight.add(p);
+            void p.then(
+              (r) => {
+                if (r.status !== "OK") failures++;
+                inflight.delete(p);
+              },
+              () => inflight.delete(p),
+            );
+          }
+          if (inflight.size > 0) await Promise.race(inflight);
+        }
+        await c.command("LOGOUT").catch(() => undefined);
+      } finally {
+        c.close();
+      }
+    }),
+  );
+  return { ms: Date.now() - t0, failures };
+}
+
+export function fmt(n: number | undefined, digits = 1): string {
+  if (n === undefined || !Number.isFinite(n)) return "-";
+  if (Math.abs(n) >= 1000) return n.toFixed(0);
+  return n.toFixed(digits);
+}

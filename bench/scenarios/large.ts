@@ -1,0 +1,92 @@
+// Scenario 4: large mailbox. Appends N messages to one INBOX with pipelined
+// LITERAL+ APPENDs (every other one \Seen), then times, in fresh sessions,
+// SELECT INBOX, UID FETCH 1:* (FLAGS) and SEARCH UNSEEN (median of a few runs).
+import { makeUsers } from "../servers/server";
+import { summarize } from "../client/stats";
+import { BenchOptions, Figure, figure, login, ScenarioResult, seedMailbox, ServerFactory, ServerName } from "./common";
+
+interface LargeRun {
+  messages: number;
+  appendMs: number;
+  appendFailures: number;
+  appendPerS: number;
+  select: number[];
+  fetchFlags: number[];
+  searchUnseen: number[];
+  fetchResponses: number;
+  searchHits: number;
+  errors: string[];
+}
+
+const TARGETS = { SELECT: 50, "UID FETCH 1:* (FLAGS)": 500, "SEARCH UNSEEN": 100 } as const;
+
+export async function largeScenario(opts: BenchOptions, start: ServerFactory, servers: ServerName[]): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const n = opts.largeMessages ?? (opts.quick ? 5000 : 100_000);
+  const reps = opts.quick ? 3 : 5;
+  const users = makeUsers(1);
+  const raw: Record<string, LargeRun> = {};
+  const notes: string[] = [];
+  for (const name of servers) {
+    if (name === "pluto") continue;
+    const server = await start(name, users, 50);
+    try {
+      const seed = await seedMailbox(server, users[0], n, { connections: 4, window: 128, size: (i) => 600 + ((i * 37) % 1400), flags: (i) => (i % 2 === 0 ? "\\Seen" : "") });
+      opts.log(`  ${name}: appended ${n} messages in ${seed.ms} ms (${((n / seed.ms) * 1000).toFixed(0)}/s, ${seed.failures} failed)`);
+      const run: LargeRun = { messages: n, appendMs: seed.ms, appendFailures: seed.failures, appendPerS: (n / seed.ms) * 1000, select: [], fetchFlags: [], searchUnseen: [], fetchResponses: 0, searchHits: 0, errors: [] };
+      for (let i = 0; i < reps; i++) {
+        const c = await login(server, users[0], undefined, { countOnly: true });
+        try {
+          const sel = await c.command("SELECT INBOX");
+          const f = await c.command("UID FETCH 1:* (FLAGS)");
+          const s = await c.command("SEARCH UNSEEN");
+          for (const r of [sel, f, s]) if (r.status !== "OK" && run.errors.length < 5) run.errors.push(r.text);
+          run.select.push(sel.latencyMs);
+          run.fetchFlags.push(f.latencyMs);
+          run.searchUnseen.push(s.latencyMs);
+          run.fetchResponses = f.untaggedCount;
+          await c.command("LOGOUT");
+        } finally {
+          c.close();
+        }
+      }
+      // One more SEARCH with the result kept, to check the count.
+      const c = await login(server, users[0]);
+      try {
+        await c.command("EXAMINE INBOX");
+        const s = await c.command("SEARCH UNSEEN");
+        const line = s.untagged.find((u) => /^\* SEARCH/i.test(u.text));
+        run.searchHits = line ? line.text.trim().split(/\s+/).length - 2 : 0;
+      } finally {
+        c.close();
+      }
+      if (run.fetchResponses !== n) notes.push(`${name}: UID FETCH 1:* returned ${run.fetchResponses} responses for ${n} messages`);
+      if (run.errors.length) notes.push(`${name}: ${run.errors.join(" | ")}`);
+      raw[name] = run;
+    } finally {
+      await server.stop();
+    }
+  }
+  const vals = (f: (r: LargeRun) => number) => {
+    const v: Partial<Record<ServerName, number>> = {};
+    for (const k of Object.keys(raw) as ServerName[]) v[k] = f(raw[k]);
+    return v;
+  };
+  const group = `${n} messages`;
+  const figures: Figure[] = [];
+  const med = (xs: number[]) => summarize(xs).p50;
+  const timed: Array<[keyof typeof TARGETS, (r: LargeRun) => number[]]> = [
+    ["SELECT", (r) => r.select],
+    ["UID FETCH 1:* (FLAGS)", (r) => r.fetchFlags],
+    ["SEARCH UNSEEN", (r) => r.searchUnseen],
+  ];
+  for (const [metric, get] of timed) {
+    const f = figure({ group, metric, unit: "ms", better: "lower", values: vals((r) => med(get(r))) });
+    if (raw.charon) f.target = { text: `charon < ${TARGETS[metric]} ms at 100,000 messages`, met: n >= 100_000 ? med(get(raw.charon)) < TARGETS[metric] : null };
+    figures.push(f);
+  }
+  figures.push(figure({ group, metric: "APPEND rate (seeding)", unit: "msgs/s", better: "higher", values: vals((r) => r.appendPerS) }));
+  figures.push(figure({ group, metric: "SEARCH UNSEEN hits", unit: "msgs", better: "higher", values: vals((r) => r.searchHits) }));
+  if (n < 100_000) notes.push(`scaled down to ${n} messages (quick or --large-messages); the targets are judged at 100,000`);
+  return { id: "large", title: "Large mailbox: SELECT, UID FETCH 1:* (FLAGS), SEARCH UNSEEN", params: { messages: n, reps }, figures, notes, raw, durationMs: Date.now() - t0 };
+}

@@ -1,0 +1,171 @@
+// Scenario 1: mixed client workload in the spirit of imaptest. Each client
+// loops over sessions until the time is up: LOGIN, SELECT INBOX, then a
+// pipelined burst of FETCH FLAGS / FETCH ENVELOPE / FETCH BODY.PEEK[] /
+// APPEND, then a pipelined STORE \Seen, STORE \Deleted, EXPUNGE, and LOGOUT.
+// Each APPEND is matched by one EXPUNGE so that the mailboxes keep their size.
+import { CpuMeter, Recorder, randInt, rng } from "../client/stats";
+import { CommandResult } from "../client/connection";
+import { makeMessage } from "../client/messages";
+import { makeUsers, ServerUnderTest } from "../servers/server";
+import { sleep } from "../servers/proc";
+import { BenchOptions, cpuSecondsOf, Figure, figure, login, ScenarioResult, seedMailbox, ServerFactory, ServerName } from "./common";
+
+const COMMANDS = ["LOGIN", "SELECT", "FETCH FLAGS", "FETCH ENVELOPE", "FETCH BODY", "APPEND", "STORE", "EXPUNGE", "LOGOUT"];
+
+interface LevelResult {
+  clients: number;
+  wallS: number;
+  commandsPerS: number;
+  sessions: number;
+  perCommand: ReturnType<Recorder["summary"]>;
+  errors: string[];
+  generatorCores: number;
+  serverCores: number;
+  allP99: number;
+}
+
+async function clientLoop(server: ServerUnderTest, userIdx: number, deadline: number, rec: Recorder, seed: number): Promise<number> {
+  const r = rng(seed);
+  const user = server.users[userIdx % server.users.length];
+  let sessions = 0;
+  const note = (name: string) => (res: CommandResult) => {
+    rec.record(name, res.latencyMs, res.status === "OK", res.text);
+    return res;
+  };
+  while (Date.now() < deadline) {
+    let c;
+    try {
+      c = await login(server, user, rec);
+    } catch (e) {
+      rec.fail("LOGIN", (e as Error).message);
+      await sleep(50);
+      continue;
+    }
+    try {
+      const sel = note("SELECT")(await c.command("SELECT INBOX"));
+      let exists = 0;
+      for (const u of sel.untagged) {
+        const m = /^\* (\d+) EXISTS/i.exec(u.text);
+        if (m) exists = Number(m[1]);
+      }
+      const burst: Promise<unknown>[] = [];
+      if (exists > 0) {
+        const a = randInt(r, 1, exists);
+        const b = Math.min(exists, a + 9);
+        burst.push(c.command("FETCH 1:* (FLAGS)").then(note("FETCH FLAGS")));
+        burst.push(c.command(`FETCH ${a}:${b} (ENVELOPE)`).then(note("FETCH ENVELOPE")));
+        burst.push(c.command(`FETCH ${randInt(r, 1, exists)} (BODY.PEEK[])`).then(note("FETCH BODY")));
+      }
+      burst.push(c.command(["APPEND INBOX ", makeMessage(seed * 1000 + sessions, randInt(r, 1024, 10 * 1024))]).then(note("APPEND")));
+      await Promise.all(burst);
+      const now = exists + 1;
+      const second = [
+        c.command(`STORE ${randInt(r, 1, now)} +FLAGS (\\Seen)`).then(note("STORE")),
+        c.command(`STORE ${randInt(r, 1, now)} +FLAGS (\\Deleted)`).then(note("STORE")),
+        c.command("EXPUNGE").then(note("EXPUNGE")),
+      ];
+      await Promise.all(second);
+      note("LOGOUT")(await c.command("LOGOUT"));
+      sessions++;
+    } catch (e) {
+      rec.fail("session", (e as Error).message);
+    } finally {
+      c.close();
+    }
+  }
+  return sessions;
+}
+
+async function runLevel(server: ServerUnderTest, clients: number, durationS: number): Promise<LevelResult> {
+  const rec = new Recorder();
+  const pids = server.allPids();
+  const cpu0 = cpuSecondsOf(pids);
+  const meter = new CpuMeter();
+  const t0 = Date.now();
+  const deadline = t0 + durationS * 1000;
+  const counts = await Promise.all(Array.from({ length: clients }, (_, i) => clientLoop(server, i, deadline, rec, 1000 + i)));
+  const wallS = (Date.now() - t0) / 1000;
+  const gen = meter.stop();
+  const serverCores = (cpuSecondsOf(pids) - cpu0) / wallS;
+  const all = [...rec.samples.values()].flat().sort((a, b) => a - b);
+  return {
+    clients,
+    wallS,
+    commandsPerS: rec.totalCount() / wallS,
+    sessions: counts.reduce((a, b) => a + b, 0),
+    perCommand: rec.summary(),
+    errors: rec.errorExamples,
+    generatorCores: gen.cores,
+    serverCores,
+    allP99: all.length ? all[Math.max(0, Math.ceil(0.99 * all.length) - 1)] : NaN,
+  };
+}
+
+export async function mixedScenario(opts: BenchOptions, start: ServerFactory, servers: ServerName[]): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const levels = opts.clients ?? [1, 10, 50];
+  const durationS = opts.durationS ?? (opts.quick ? 4 : 20);
+  const seedCount = opts.quick ? 20 : 100;
+  const userCount = opts.users ?? Math.max(...levels);
+  const users = makeUsers(userCount);
+  const raw: Record<string, LevelResult[]> = {};
+  const notes: string[] = [];
+  for (const name of servers) {
+    if (name === "pluto") continue; // pluto supports no FETCH
+    const server = await start(name, users, Math.max(...levels) + 50);
+    try {
+      const seedT0 = Date.now();
+      await Promise.all(users.map((u, i) => seedMailbox(server, u, seedCount, { size: (k) => 1024 + ((k * 7919 + i) % 9) * 1024, seed: i * 10_000 })));
+      opts.log(`  ${name}: seeded ${users.length} users x ${seedCount} messages in ${Date.now() - seedT0} ms`);
+      raw[name] = [];
+      for (const clients of levels) {
+        const lr = await runLevel(server, clients, durationS);
+        raw[name].push(lr);
+        opts.log(`  ${name}: ${clients} clients: ${lr.commandsPerS.toFixed(0)} commands/s, ${lr.sessions} sessions, generator ${lr.generatorCores.toFixed(2)} cores, server ${lr.serverCores.toFixed(2)} cores`);
+        if (lr.errors.length) notes.push(`${name} at ${clients} clients: failures, e.g. ${lr.errors.slice(0, 3).join(" | ")}`);
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+  const figures: Figure[] = [];
+  levels.forEach((clients, li) => {
+    const group = `${clients} client${clients === 1 ? "" : "s"}`;
+    const at = (n: ServerName) => raw[n]?.[li];
+    const judged = clients === 10 || clients === 50;
+    const vals = (f: (l: LevelResult) => number) => {
+      const v: Partial<Record<ServerName, number>> = {};
+      for (const n of Object.keys(raw) as ServerName[]) {
+        const l = at(n);
+        if (l) v[n] = f(l);
+      }
+      return v;
+    };
+    const tput = figure({ group, metric: "all commands/s", unit: "ops/s", better: "higher", values: vals((l) => l.commandsPerS) });
+    if (judged && tput.ratio !== undefined) tput.target = { text: ">= 1.0x Dovecot", met: tput.ratio >= 1 };
+    figures.push(tput);
+    figures.push(figure({ group, metric: "logins/s", unit: "ops/s", better: "higher", values: vals((l) => (l.perCommand.LOGIN?.count ?? 0) / l.wallS) }));
+    for (const cmd of COMMANDS) {
+      figures.push(figure({ group, metric: `${cmd} ops/s`, unit: "ops/s", better: "higher", values: vals((l) => (l.perCommand[cmd]?.count ?? 0) / l.wallS) }));
+      figures.push(figure({ group, metric: `${cmd} p50`, unit: "ms", better: "lower", values: vals((l) => l.perCommand[cmd]?.p50 ?? NaN) }));
+      const p99 = figure({ group, metric: `${cmd} p99`, unit: "ms", better: "lower", values: vals((l) => l.perCommand[cmd]?.p99 ?? NaN) });
+      if (judged && p99.ratio !== undefined) p99.target = { text: "p99 <= Dovecot's", met: p99.ratio <= 1 };
+      figures.push(p99);
+    }
+    const gen = figure({ group, metric: "generator CPU", unit: "cores", better: "lower", values: vals((l) => l.generatorCores) });
+    const worst = Math.max(...Object.values(gen.values).map((v) => v ?? 0));
+    gen.target = { text: "load generator well below one core (< 0.5)", met: worst < 0.5 };
+    figures.push(gen);
+    figures.push(figure({ group, metric: "server CPU", unit: "cores", better: "lower", values: vals((l) => l.serverCores) }));
+  });
+  if (opts.quick) notes.push(`quick run: ${durationS} s per level, ${seedCount} messages per mailbox; the issue's figures need the full run`);
+  return {
+    id: "mixed",
+    title: "Mixed client workload (imaptest-like, TLS, pipelined)",
+    params: { levels, durationS, users: userCount, seedMessagesPerUser: seedCount },
+    figures,
+    notes,
+    raw,
+    durationMs: Date.now() - t0,
+  };
+}
