@@ -7,10 +7,14 @@ import { HomeWorkerRouter } from "./home-worker-router";
 
 class FakeLink extends EventEmitter implements NodeLink {
   closed = false;
+  /** "silent": a link behind a partition, no answer ever; "refuse": the node answers no. */
+  mode: "ok" | "silent" | "refuse" = "ok";
   headers: Array<Record<string, unknown>> = [];
   async openStream(header: Record<string, unknown>): Promise<Duplex> {
     if (this.closed) throw new Error("link closed");
     this.headers.push(header);
+    if (this.mode === "silent") return new Promise<Duplex>(() => undefined);
+    if (this.mode === "refuse") throw Object.assign(new Error("stream refused: node is shutting down"), { code: "LINK_STREAM_REFUSED" });
     return new PassThrough();
   }
   close(): void {
@@ -19,7 +23,7 @@ class FakeLink extends EventEmitter implements NodeLink {
   }
 }
 
-function setup(down: Set<string>) {
+function setup(down: Set<string>, openTimeoutMs?: number) {
   const router = new HomeWorkerRouter(["w1", "w2"], ["s1"]);
   const links = new Map<string, FakeLink>();
   const connects: string[] = [];
@@ -31,6 +35,7 @@ function setup(down: Set<string>) {
     log: pino({ level: "silent" }),
     breaker: { failureThreshold: 1, baseRetryMs: 60_000, maxRetryMs: 60_000 },
     now: () => clock,
+    openTimeoutMs,
     onHealth: (n, up) => health.push([n, up]),
     connect: async (node) => {
       connects.push(node);
@@ -84,6 +89,31 @@ describe("BackendLinks", () => {
     tick(60_000);
     // After the retry time the breaker lets a probe through again.
     expect((await backend.openSession("bob", {})).node).toBe(home);
+    backend.close();
+  });
+
+  it("gives up on a link that never answers a session open, closes it and falls back", async () => {
+    const { router, backend, links } = setup(new Set(), 50);
+    const home = router.homeOf("carol");
+    await backend.openSession("carol", {});
+    links.get(home)!.mode = "silent";
+    const next = await backend.openSession("carol", {});
+    expect(next).toMatchObject({ node: "s1", home: false });
+    expect(links.get(home)!.closed).toBe(true);
+    expect(backend.isUp(home)).toBe(false);
+    backend.close();
+  });
+
+  it("tries the next node when a live node refuses, without marking it down", async () => {
+    const { router, backend, links } = setup(new Set());
+    const home = router.homeOf("dave");
+    await backend.openSession("dave", {});
+    links.get(home)!.mode = "refuse";
+    expect((await backend.openSession("dave", {})).node).toBe("s1");
+    expect(backend.isUp(home)).toBe(true);
+    expect(links.get(home)!.closed).toBe(false);
+    links.get(home)!.mode = "ok";
+    expect((await backend.openSession("dave", {})).node).toBe(home);
     backend.close();
   });
 });

@@ -51,6 +51,12 @@ export interface BackendLinksOptions {
   log: Logger;
   breaker?: BreakerOptions;
   now?: () => number;
+  /**
+   * How long a stream open may take before the node counts as down. A link
+   * behind a partition stays open until its heartbeat gives up; a login must
+   * not wait that long. Default 2000 ms.
+   */
+  openTimeoutMs?: number;
   /** Called whenever a node's health changes (for metrics and /readyz). */
   onHealth?: (node: string, up: boolean) => void;
 }
@@ -99,7 +105,7 @@ export class BackendLinks {
       tried.add(choice.node);
       try {
         const link = await this.link(choice.node);
-        const stream = await link.openStream({ ...header, user });
+        const stream = await this.openWithin(link, { ...header, user });
         return { stream, node: choice.node, home: choice.home };
       } catch (err) {
         // A live node that refuses (shutting down, or its store failed for this
@@ -112,6 +118,30 @@ export class BackendLinks {
         this.markDown(choice.node);
       }
     }
+  }
+
+  /** openStream, or a failure after openTimeoutMs that also closes the silent link (a late stream is destroyed). */
+  private openWithin(link: NodeLink, header: Record<string, unknown>): Promise<Duplex> {
+    const ms = this.opts.openTimeoutMs ?? 2000;
+    return new Promise((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        link.close();
+        reject(new Error(`no answer to a session open within ${ms} ms`));
+      }, ms);
+      link.openStream(header).then(
+        (stream) => {
+          clearTimeout(timer);
+          if (timedOut) stream.destroy();
+          else resolve(stream);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   private link(node: string): Promise<NodeLink> {

@@ -12,6 +12,7 @@ import { ImapSession } from "../src/imap/session";
 import type { MailStore } from "../src/imap/store-port";
 import { connectMux } from "../src/link";
 import { createMetrics, type Metrics } from "../src/metrics";
+import { CLUSTER_LINK } from "../src/node/link-options";
 import { sessionHeader } from "../src/node/session-header";
 import { SessionListener, type BoundEndpoints } from "../src/server/listener";
 import { expectPeer, internalClientOptions } from "../src/tls/mtls";
@@ -66,7 +67,7 @@ export async function startDistributor(opts: DistributorOptions): Promise<Runnin
       const entry = mailNodes.find((n) => n.name === target)!;
       const mux = await connectMux(
         { ...internalClientOptions(pair, ca, target), host: entry.internal!.host, port: entry.internal!.port },
-        { connectTimeoutMs: 3000, log: log.child({ component: "link", peer: target }) },
+        { ...CLUSTER_LINK, connectTimeoutMs: 3000, log: log.child({ component: "link", peer: target }) },
       );
       try {
         // The CA vouches for the certificate; it must also be the node we meant, in its role.

@@ -16,6 +16,7 @@ import { createMetrics, type Metrics } from "../metrics";
 import { Connection } from "../server/connection";
 import { assertPeerAllowed, internalServerOptions, type PeerIdentity } from "../tls/mtls";
 import { listenServer, closeServer } from "../server/listen";
+import { CLUSTER_LINK } from "./link-options";
 import { replicaIdFor } from "./replica-id";
 import { SESSION_STREAM, parseSessionHeader, type SessionHeader } from "./session-header";
 
@@ -130,7 +131,7 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
   let server: tls.Server | undefined;
   let admin: AdminServer | undefined;
   try {
-    server = listenMux(internalServerOptions(pair, ca), onLink, { log: log.child({ component: "link" }) });
+    server = listenMux(internalServerOptions(pair, ca), onLink, { ...CLUSTER_LINK, log: log.child({ component: "link" }) });
     const internal = await listenServer(server, node.internal);
     admin = await startAdminServer({
       host: node.admin?.host,

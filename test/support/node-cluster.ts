@@ -1,0 +1,147 @@
+// A cluster whose node processes the test starts itself, one by one, with a
+// per-node environment: what fault tests need to put a proxy between two
+// nodes (CHARON_NODES__<name>__INTERNAL for one process only), to kill and
+// restart a node, or to add a node to a running cluster.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { UserDirectory } from "../../src/auth/user-directory";
+import { generateDevConfig, type ClusterConfig, type NodeConfig } from "../../src/config/cluster";
+import { spawnNode, stopNode, type NodeProcess } from "../../src/cli/node-process";
+import { initClusterCerts } from "../../src/tls/cluster-certs";
+import type { RunningServer } from "./server";
+
+export interface NodeClusterOptions {
+  workers?: number;
+  storage?: number;
+  users: ReadonlyArray<readonly [string, string]>;
+  logLevel?: string;
+  /** Environment per node name, for overrides that only that process sees. */
+  envFor?: (name: string) => NodeJS.ProcessEnv;
+}
+
+export class NodeCluster {
+  readonly processes = new Map<string, NodeProcess>();
+  private readonly logs = new Map<string, string>();
+
+  private constructor(
+    readonly dir: string,
+    readonly configFile: string,
+    readonly config: ClusterConfig,
+    private readonly opts: NodeClusterOptions,
+  ) {}
+
+  /** Writes the configuration, certificates and users; starts nothing yet. */
+  static async create(opts: NodeClusterOptions): Promise<NodeCluster> {
+    const dir = mkdtempSync(path.join(tmpdir(), "charon-nodes-"));
+    const { path: configFile, config } = await generateDevConfig({
+      dir,
+      workers: opts.workers ?? 2,
+      storage: opts.storage ?? 1,
+      host: "127.0.0.1",
+      logLevel: opts.logLevel ?? "warn",
+    });
+    await initClusterCerts(config);
+    const users = await UserDirectory.open(config.users);
+    for (const [u, p] of opts.users) await users.upsertUser(u, p);
+    await users.close();
+    return new NodeCluster(dir, configFile, config, opts);
+  }
+
+  /** Starts every node: the mail nodes first, then the distributor. */
+  async startAll(): Promise<this> {
+    try {
+      await Promise.all(this.mailNodes().map((n) => this.startNode(n.name)));
+      await this.startNode("dist-1");
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    return this;
+  }
+
+  /** Sets the per-node environment used by later startNode calls. */
+  setEnv(envFor: (name: string) => NodeJS.ProcessEnv): void {
+    this.opts.envFor = envFor;
+  }
+
+  mailNodes(): NodeConfig[] {
+    return this.config.nodes.filter((n) => n.role !== "distributor");
+  }
+
+  node(name: string): NodeConfig {
+    const n = this.config.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  async startNode(name: string, env: NodeJS.ProcessEnv = {}): Promise<NodeProcess> {
+    const n = this.node(name);
+    const p = await spawnNode({
+      role: n.role,
+      name,
+      configFile: this.configFile,
+      logLevel: this.opts.logLevel ?? "warn",
+      env: { ...this.opts.envFor?.(name), ...env },
+      stderr: "pipe",
+    });
+    p.child.stderr!.setEncoding("utf8");
+    p.child.stderr!.on("data", (d: string) => this.logs.set(name, ((this.logs.get(name) ?? "") + d).slice(-100_000)));
+    this.processes.set(name, p);
+    return p;
+  }
+
+  /** The last log lines of a node, for failure messages. */
+  log(name: string): string {
+    return this.logs.get(name) ?? "";
+  }
+
+  kill9(name: string): Promise<unknown> {
+    const p = this.processes.get(name)!;
+    p.child.kill("SIGKILL");
+    return p.exited;
+  }
+
+  async stopNode(name: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const p = this.processes.get(name)!;
+    await stopNode(p);
+    return p.exited;
+  }
+
+  /** What the e2e client helpers need to reach the distributor. */
+  server(): RunningServer {
+    const dist = this.processes.get("dist-1")!;
+    const [host, port] = splitHostPort(dist.ready.imaps!);
+    const [, imapPort] = splitHostPort(dist.ready.imap!);
+    return {
+      host,
+      imapsPort: port,
+      imapPort,
+      dataDir: this.dir,
+      pid: dist.pid,
+      stderr: () => this.log("dist-1"),
+      stdout: () => "",
+      alive: () => dist.child.exitCode === null && dist.child.signalCode === null,
+      stop: async () => {
+        await stopNode(dist);
+        return { ...(await dist.exited), forced: false };
+      },
+    };
+  }
+
+  adminUrl(name: string): string {
+    return `http://${this.processes.get(name)!.ready.admin}`;
+  }
+
+  async stop(): Promise<void> {
+    const all = [...this.processes.values()];
+    await Promise.all(all.filter((p) => p.role === "distributor").map((p) => stopNode(p)));
+    await Promise.all(all.filter((p) => p.role !== "distributor").map((p) => stopNode(p)));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function splitHostPort(hp: string): [string, number] {
+  const i = hp.lastIndexOf(":");
+  return [hp.slice(0, i).replace(/^\[|\]$/g, ""), Number(hp.slice(i + 1))];
+}
