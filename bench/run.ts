@@ -38,9 +38,9 @@ const USAGE = `usage: npm run bench -- [options]
   --quick              every scenario scaled down, the whole run under 3 minutes
   --clients LIST       client counts for the mixed workload (default 1,10,50)
   --users N            users (pluto workload default 120, idle 100, mixed = most clients)
-  --duration S         seconds per measured phase (default 20-30, quick 4-6)
-  --idle-sessions N    idle sessions (default 5000, quick 500)
-  --large-messages N   messages in the large mailbox (default 100000, quick 5000)
+  --duration S         seconds per measured phase (default 20-30, quick 3-5)
+  --idle-sessions N    idle sessions (default 5000, quick 300)
+  --large-messages N   messages in the large mailbox (default 100000, quick 2000)
   --servers LIST       charon,dovecot (default both; pluto joins with --pluto)
   --pluto BIN --pluto-config FILE   also run pluto where a scenario says so
   --dovecot-scheme S   Dovecot passwd-file scheme (default SHA512-CRYPT)

@@ -48,7 +48,7 @@ function memory(server: ServerUnderTest): { rss: number; pss: number; n: number;
 export async function idleScenario(opts: BenchOptions, start: ServerFactory, servers: ServerName[]): Promise<ScenarioResult> {
   const t0 = Date.now();
   const notes: string[] = [];
-  const wanted = opts.idleSessions ?? (opts.quick ? 500 : 5000);
+  const wanted = opts.idleSessions ?? (opts.quick ? 300 : 5000);
   const limit = openFileLimit();
   // This process holds one socket per session; the servers inherit the same
   // limit and hold at least one (charon's distributor, Dovecot's login processes).

@@ -22,7 +22,7 @@ const TARGETS = { SELECT: 50, "UID FETCH 1:* (FLAGS)": 500, "SEARCH UNSEEN": 100
 
 export async function largeScenario(opts: BenchOptions, start: ServerFactory, servers: ServerName[]): Promise<ScenarioResult> {
   const t0 = Date.now();
-  const n = opts.largeMessages ?? (opts.quick ? 5000 : 100_000);
+  const n = opts.largeMessages ?? (opts.quick ? 2000 : 100_000);
   const reps = opts.quick ? 3 : 5;
   const users = makeUsers(1);
   const raw: Record<string, LargeRun> = {};
@@ -31,7 +31,7 @@ export async function largeScenario(opts: BenchOptions, start: ServerFactory, se
     if (name === "pluto") continue;
     const server = await start(name, users, 50);
     try {
-      const seed = await seedMailbox(server, users[0], n, { connections: 4, window: 128, size: (i) => 600 + ((i * 37) % 1400), flags: (i) => (i % 2 === 0 ? "\\Seen" : "") });
+      const seed = await seedMailbox(server, users[0], n, { connections: 8, window: 64, size: (i) => 600 + ((i * 37) % 1400), flags: (i) => (i % 2 === 0 ? "\\Seen" : "") });
       opts.log(`  ${name}: appended ${n} messages in ${seed.ms} ms (${((n / seed.ms) * 1000).toFixed(0)}/s, ${seed.failures} failed)`);
       const run: LargeRun = { messages: n, appendMs: seed.ms, appendFailures: seed.failures, appendPerS: (n / seed.ms) * 1000, select: [], fetchFlags: [], searchUnseen: [], fetchResponses: 0, searchHits: 0, errors: [] };
       for (let i = 0; i < reps; i++) {

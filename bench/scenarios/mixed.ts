@@ -104,7 +104,7 @@ async function runLevel(server: ServerUnderTest, clients: number, durationS: num
 export async function mixedScenario(opts: BenchOptions, start: ServerFactory, servers: ServerName[]): Promise<ScenarioResult> {
   const t0 = Date.now();
   const levels = opts.clients ?? [1, 10, 50];
-  const durationS = opts.durationS ?? (opts.quick ? 4 : 20);
+  const durationS = opts.durationS ?? (opts.quick ? 3 : 20);
   const seedCount = opts.quick ? 20 : 100;
   const userCount = opts.users ?? Math.max(...levels);
   const users = makeUsers(userCount);

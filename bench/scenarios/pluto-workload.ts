@@ -115,7 +115,7 @@ async function worker(server: ServerUnderTest, w: number, deadline: number, rec:
 
 export async function plutoScenario(opts: BenchOptions, start: ServerFactory, servers: ServerName[]): Promise<ScenarioResult> {
   const t0 = Date.now();
-  const durationS = opts.durationS ?? (opts.quick ? 6 : 30);
+  const durationS = opts.durationS ?? (opts.quick ? 5 : 30);
   const parallel = 20;
   const users = makeUsers(opts.users ?? 120);
   const raw: Record<string, PlutoRun> = {};

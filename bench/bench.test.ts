@@ -1,0 +1,214 @@
+// Unit tests for the pure parts of the benchmark: the response parser, the
+// percentile and histogram math, the Prometheus parser, the SVG writer and
+// the command line. No timing assertions: timing belongs to npm run bench.
+import { describe, expect, it } from "vitest";
+import { capabilitiesIn, existsCount, ImapResponse, ResponseParser, searchResult, taggedStatus } from "./client/parser";
+import { percentile, Recorder, rng, summarize } from "./client/stats";
+import { makeMessage } from "./client/messages";
+import { chartSvg, escapeXml } from "./svg";
+import { histogramBuckets, histogramQuantile, parsePrometheus } from "./scenarios/replication";
+import { figure } from "./scenarios/common";
+import { parseNodeLine, parseReadyLine } from "./servers/charon";
+import { dovecotConf } from "./dovecot";
+import { readPlutoConfig } from "./servers/pluto";
+import { table } from "./report";
+import { parseBenchArgs } from "./run";
+
+function parseAll(chunks: Array<string | Buffer>, keep = false): ImapResponse[] {
+  const out: ImapResponse[] = [];
+  const p = new ResponseParser((r) => out.push(r), keep);
+  for (const c of chunks) p.push(typeof c === "string" ? Buffer.from(c, "latin1") : c);
+  return out;
+}
+
+describe("ResponseParser", () => {
+  it("splits tagged, untagged and continuation responses", () => {
+    const rs = parseAll(["* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n+ go ahead\r\na1 OK done\r\n"]);
+    expect(rs.map((r) => r.tag)).toEqual(["*", "+", "a1"]);
+    expect(taggedStatus(rs[2])).toEqual({ status: "OK", rest: "done" });
+    expect(capabilitiesIn(rs[0].text)).toEqual(["IMAP4REV1", "LITERAL+"]);
+  });
+
+  it("reads literals across chunk boundaries, byte by byte, and keeps them when asked", () => {
+    const body = "Subject: x\r\n\r\nhello {5}\r\n";
+    const wire = `* 1 FETCH (UID 7 BODY[] {${body.length}}\r\n${body} FLAGS (\\Seen))\r\na2 OK FETCH done\r\n`;
+    const whole = parseAll([wire], true);
+    const bytewise = parseAll(wire.split(""), true);
+    for (const rs of [whole, bytewise]) {
+      expect(rs).toHaveLength(2);
+      expect(rs[0].text).toBe(`* 1 FETCH (UID 7 BODY[] {${body.length}} FLAGS (\\Seen))`);
+      expect(rs[0].literalSizes).toEqual([body.length]);
+      expect(rs[0].literals?.[0].toString("latin1")).toBe(body);
+      expect(rs[1].tag).toBe("a2");
+    }
+  });
+
+  it("handles empty literals, two literals in a line, and keeps only sizes by default", () => {
+    const rs = parseAll(["* 2 FETCH (BODY[1] {0}\r\n BODY[2] {3}\r\nabc)\r\n", "a3 NO [TRYCREATE] no\r\n"]);
+    expect(rs[0].literalSizes).toEqual([0, 3]);
+    expect(rs[0].literals).toBeUndefined();
+    expect(rs[0].text).toBe("* 2 FETCH (BODY[1] {0} BODY[2] {3})");
+    expect(taggedStatus(rs[1]).status).toBe("NO");
+  });
+
+  it("a literal that ends a chunk exactly, the line going on in the next", () => {
+    const rs = parseAll(["* 3 FETCH (BODY[] {2}\r\nab", ")\r\na4 OK x\r\n"]);
+    expect(rs.map((r) => r.text)).toEqual(["* 3 FETCH (BODY[] {2})", "a4 OK x"]);
+  });
+
+  it("finds EXISTS counts and SEARCH results", () => {
+    const rs = parseAll(["* 42 EXISTS\r\n* SEARCH 1 5 9\r\n* SEARCH\r\n"]);
+    expect(existsCount(rs[0])).toBe(42);
+    expect(searchResult(rs[1])).toEqual([1, 5, 9]);
+    expect(searchResult(rs[2])).toEqual([]);
+    expect(existsCount(rs[1])).toBeUndefined();
+  });
+
+  it("fails on a broken parser: a literal size is not taken as line text", () => {
+    // The 5 bytes "a9 OK" are literal data, not a tagged response.
+    const rs = parseAll(["* 1 FETCH (BODY[] {5}\r\na9 OK)\r\n"]);
+    expect(rs).toHaveLength(1);
+    expect(rs[0].tag).toBe("*");
+  });
+});
+
+describe("percentiles", () => {
+  it("nearest rank", () => {
+    const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(xs, 50)).toBe(50);
+    expect(percentile(xs, 99)).toBe(99);
+    expect(percentile(xs, 100)).toBe(100);
+    expect(percentile(xs, 0)).toBe(1);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2);
+    expect(percentile([1, 2, 3, 4], 51)).toBe(3);
+  });
+
+  it("summarize sorts numerically and the recorder counts failures", () => {
+    const s = summarize([10, 9, 100, 2]);
+    expect(s).toMatchObject({ count: 4, p50: 9, p99: 100, max: 100, mean: 30.25 });
+    const r = new Recorder();
+    r.record("FETCH", 3, true);
+    r.record("FETCH", 1, false, "a1 NO nope");
+    r.fail("LOGIN", "refused");
+    const sum = r.summary();
+    expect(sum.FETCH).toMatchObject({ count: 2, errors: 1, p50: 1 });
+    expect(sum.LOGIN).toMatchObject({ count: 0, errors: 1 });
+    expect(r.errorExamples).toEqual(["FETCH: a1 NO nope", "LOGIN: refused"]);
+  });
+
+  it("the PRNG and messages are deterministic, of the asked size, with CRLF lines", () => {
+    const a = rng(5);
+    const b = rng(5);
+    expect([a(), a(), a()]).toEqual([b(), b(), b()]);
+    for (const size of [1024, 5000, 33 * 1024]) {
+      const m = makeMessage(3, size);
+      expect(m.length).toBe(size);
+      expect(m.equals(makeMessage(3, size))).toBe(true);
+      expect(/\r(?!\n)|(?<!\r)\n/.test(m.toString("latin1"))).toBe(false);
+    }
+  });
+});
+
+describe("Prometheus histograms", () => {
+  const text = [
+    "# HELP charon_replication_lag_seconds lag",
+    "# TYPE charon_replication_lag_seconds histogram",
+    'charon_replication_lag_seconds_bucket{le="0.01",node="w1"} 50',
+    'charon_replication_lag_seconds_bucket{le="0.1",node="w1"} 90',
+    'charon_replication_lag_seconds_bucket{le="+Inf",node="w1"} 100',
+    'charon_replication_lag_seconds_bucket{le="0.01",node="w2"} 50',
+    'charon_replication_lag_seconds_bucket{le="0.1",node="w2"} 90',
+    'charon_replication_lag_seconds_bucket{le="+Inf",node="w2"} 100',
+    'charon_sessions_active{node="a b"} 3',
+  ].join("\n");
+
+  it("parses samples with labels and sums buckets over series", () => {
+    const s = parsePrometheus(text);
+    expect(s.find((x) => x.name === "charon_sessions_active")).toEqual({ name: "charon_sessions_active", labels: { node: "a b" }, value: 3 });
+    const b = histogramBuckets(s, "charon_replication_lag_seconds");
+    expect([...b.entries()]).toEqual([[0.01, 100], [0.1, 180], [Infinity, 200]]);
+  });
+
+  it("interpolates quantiles inside buckets", () => {
+    const b = histogramBuckets(parsePrometheus(text), "charon_replication_lag_seconds");
+    expect(histogramQuantile(b, 0.25)).toBeCloseTo(0.005);
+    expect(histogramQuantile(b, 0.5)).toBeCloseTo(0.01);
+    expect(histogramQuantile(b, 0.7)).toBeCloseTo(0.01 + 0.09 * (40 / 80));
+    expect(histogramQuantile(b, 0.99)).toBeCloseTo(0.1); // in +Inf: the last finite bound
+    expect(histogramQuantile(new Map(), 0.5)).toBeNaN();
+  });
+});
+
+describe("figures, table and SVG", () => {
+  const f1 = figure({ group: "10 clients", metric: "all commands/s", unit: "ops/s", better: "higher", values: { charon: 600, dovecot: 400 }, target: { text: ">= 1.0x Dovecot", met: true } });
+  const f2 = figure({ group: "10 clients", metric: "FETCH <p99> & co", unit: "ms", better: "lower", values: { charon: 30, dovecot: 10 }, target: { text: "p99 <= Dovecot's", met: false } });
+  const f3 = figure({ group: "lag", metric: "lag", unit: "ms", better: "lower", values: {} });
+
+  it("ratios are charon/Dovecot, undefined without both", () => {
+    expect(f1.ratio).toBeCloseTo(1.5);
+    expect(f2.ratio).toBeCloseTo(3);
+    expect(f3.ratio).toBeUndefined();
+    expect(figure({ group: "g", metric: "m", unit: "u", better: "lower", values: { charon: 1, dovecot: 0 } }).ratio).toBeUndefined();
+  });
+
+  it("the SVG is well-formed, escapes text, draws a bar per value and colours verdicts", () => {
+    const svg = chartSvg({ title: "Mixed <1> & more", figures: [f1, f2, f3] }, ["charon", "dovecot"]);
+    expect(svg.startsWith("<svg ")).toBe(true);
+    expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
+    expect(svg).toContain("Mixed &lt;1&gt; &amp; more");
+    expect(svg).toContain("FETCH &lt;p99&gt; &amp; co");
+    expect(svg).not.toMatch(/<p99>/);
+    // 2 legend squares + 4 bars + background + 2 stripes.
+    expect((svg.match(/<rect /g) ?? []).length).toBe(2 + 4 + 1 + 2);
+    expect(svg).toContain("×1.50 met");
+    expect(svg).toContain("×3.00 not met");
+    expect(svg).toContain("charon: n/a");
+    expect(escapeXml(`a"b'c`)).toBe("a&quot;b&apos;c");
+    // Tags balance: every opened text closes.
+    expect((svg.match(/<text /g) ?? []).length).toBe((svg.match(/<\/text>/g) ?? []).length);
+  });
+
+  it("the table carries values, ratios and verdicts", () => {
+    const t = table([{ id: "mixed", title: "", params: {}, figures: [f1, f2, f3], notes: [], raw: {}, durationMs: 0 }], ["charon", "dovecot"]);
+    expect(t).toMatch(/all commands\/s\s+ops\/s\s+600\.0\s+400\.0\s+x1\.50\s+MET: >= 1\.0x Dovecot/);
+    expect(t).toMatch(/x3\.00\s+NOT MET/);
+  });
+});
+
+describe("server plumbing", () => {
+  it("parses charon dev's node and ready lines", () => {
+    expect(parseNodeLine('node dist-1 role=distributor pid=123 admin=http://127.0.0.1:9 restart="x y"')).toEqual({ name: "dist-1", role: "distributor", pid: 123, admin: "http://127.0.0.1:9" });
+    expect(parseNodeLine("node w role=worker pid=5 admin=none")?.admin).toBeUndefined();
+    expect(parseNodeLine("user alice")).toBeUndefined();
+    expect(parseReadyLine("ready imaps=127.0.0.1:993 imap=127.0.0.1:143")).toEqual({ host: "127.0.0.1", port: 993 });
+    expect(parseReadyLine("ready imaps=[::1]:993 imap=[::1]:143")).toEqual({ host: "::1", port: 993 });
+  });
+
+  it("writes a loopback-only Dovecot configuration with the session limits raised", () => {
+    const c = dovecotConf({ dir: "/t", port: 4993, internalUser: "dovecot", loginUser: "dovenull", mailUid: 65534, mailGid: 65534, maxSessions: 5000 });
+    expect(c).toMatch(/^listen = 127\.0\.0\.1$/m);
+    expect(c).toMatch(/address = 127\.0\.0\.1\s+port = 4993\s+ssl = yes/);
+    expect(c).toMatch(/inet_listener imap \{\s+port = 0/);
+    expect(c).toMatch(/mail_max_userip_connections = 5100/);
+    expect(c).toMatch(/^mail_location = maildir:\/t\/mail\/%u\/Maildir$/m);
+    expect(c).not.toMatch(/0\.0\.0\.0|\*:/);
+  });
+
+  it("reads pluto's config", () => {
+    const f = readPlutoConfig(`[Distributor]\nPublicMailAddr = "127.0.0.1:19933" # x\n  [Distributor.AuthFile]\n  File = "users.txt"\n  Separator = ";"\n[Workers]\n  [Workers.worker-1]\n  Name = "w1"\n  [Workers.worker-2]\n[Storage]\n`);
+    expect(f).toEqual({ publicAddr: { host: "127.0.0.1", port: 19933 }, workers: ["worker-1", "worker-2"], authFile: "users.txt", separator: ";" });
+    expect(() => readPlutoConfig("[Workers]\n")).toThrow(/PublicMailAddr/);
+  });
+
+  it("parses the bench command line", () => {
+    const a = parseBenchArgs(["--scenarios", "1,large", "--clients", "2,4", "--quick", "--duration", "1.5"]);
+    expect(a).toMatchObject({ scenarios: ["mixed", "large"], clients: [2, 4], quick: true, durationS: 1.5, servers: ["charon", "dovecot"] });
+    expect(parseBenchArgs(["--pluto", "/x/pluto", "--pluto-config", "c.toml"]).servers).toEqual(["charon", "dovecot", "pluto"]);
+    expect(() => parseBenchArgs(["--pluto", "/x"])).toThrow(/go together/);
+    expect(() => parseBenchArgs(["--scenarios", "nope"])).toThrow(/unknown scenario/);
+    expect(() => parseBenchArgs(["--clients", "0"])).toThrow(/positive integer/);
+    expect(() => parseBenchArgs(["--frob"])).toThrow();
+  });
+});
