@@ -59,6 +59,10 @@ ssl_key = <${o.dir}/key.pem
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
 auth_mechanisms = plain
+# charon remembers successful password verifications; Dovecot gets its own
+# auth cache so that both skip the password hash on repeated logins.
+auth_cache_size = 10M
+auth_cache_ttl = 1 hour
 default_internal_user = ${o.internalUser}
 default_login_user = ${o.loginUser}
 first_valid_uid = 1

@@ -17,8 +17,15 @@ function num(n: number): string {
   return n.toFixed(2);
 }
 
+/** "group · metric (unit, lower is better)", without the group when the metric already starts with it; at most 64 characters. */
+export function rowLabel(f: Figure): string {
+  const name = f.metric.startsWith(f.group) ? f.metric : `${f.group} · ${f.metric}`;
+  const label = `${name} (${f.unit}${f.better === "lower" ? ", lower is better" : ""})`;
+  return label.length > 64 ? `${label.slice(0, 63)}…` : label;
+}
+
 export function chartSvg(result: Pick<ScenarioResult, "title" | "figures">, servers: ServerName[]): string {
-  const labelW = 300;
+  const labelW = 400;
   const barW = 360;
   const ratioW = 150;
   const barH = 12;
@@ -40,7 +47,7 @@ export function chartSvg(result: Pick<ScenarioResult, "title" | "figures">, serv
   rows.forEach((f: Figure, r) => {
     const y0 = top + r * rowH;
     if (r % 2 === 0) out.push(`<rect x="0" y="${y0 - 2}" width="${width}" height="${rowH}" fill="#f4f4f4"/>`);
-    out.push(`<text x="10" y="${y0 + (servers.length * barH) / 2 + 4}">${escapeXml(`${f.group} · ${f.metric} (${f.unit}${f.better === "lower" ? ", lower is better" : ""})`)}</text>`);
+    out.push(`<text x="10" y="${y0 + (servers.length * barH) / 2 + 4}">${escapeXml(rowLabel(f))}</text>`);
     const vals = servers.map((s) => f.values[s]);
     const max = Math.max(0, ...vals.filter((v): v is number => v !== undefined && Number.isFinite(v)));
     servers.forEach((s, i) => {
