@@ -199,7 +199,7 @@ export class DovecotServer implements ServerUnderTest {
       await stopPids([pid], 15_000);
       await stopPids(tree.filter((p) => p !== pid && isAlive(p)), 5_000);
     }
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    await fs.promises.rm(this.dir, { recursive: true, force: true });
   }
 }
 

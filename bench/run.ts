@@ -163,6 +163,10 @@ export async function main(argv: string[]): Promise<number> {
 
   if (args.servers.includes("dovecot")) ensureDovecot();
   const start: ServerFactory = async (name, users: BenchUser[], maxSessions) => {
+    // Let the previous server's writes reach the disk first, so that its
+    // writeback does not land on the next server's fsyncs.
+    spawnSync("sync");
+    await new Promise((r) => setTimeout(r, 1000));
     let s: ServerUnderTest;
     if (name === "charon") s = await CharonServer.start(users, { log });
     else if (name === "dovecot") s = await DovecotServer.start(users, { log, scheme: args.dovecotScheme, maxSessions });

@@ -44,9 +44,18 @@ interface Pending {
 
 export class ImapError extends Error {}
 
+// One client context for every connection: building a SecureContext per
+// connect costs the generator more CPU than the handshake's own work.
+let sharedContext: tls.SecureContext | undefined;
+function clientContext(): tls.SecureContext {
+  return (sharedContext ??= tls.createSecureContext({}));
+}
+
 export class ImapConnection {
   capabilities = new Set<string>();
   greeting = "";
+  /** The server's BYE, when it sent one. */
+  bye: string | undefined;
   private nextTag = 1;
   private readonly pending: Pending[] = [];
   private writeChain: Promise<void> = Promise.resolve();
@@ -59,7 +68,7 @@ export class ImapConnection {
     this.parser = new ResponseParser((r) => this.onResponse(r), opts.keepLiterals ?? false);
     socket.on("data", (chunk: Buffer) => this.parser.push(chunk));
     socket.on("error", (e) => this.fail(e));
-    socket.on("close", () => this.fail(new ImapError("connection closed")));
+    socket.on("close", () => this.fail(new ImapError(this.bye ? `connection closed after ${this.bye}` : "connection closed")));
   }
 
   static connect(opts: ConnectOptions): Promise<ImapConnection> {
@@ -67,7 +76,7 @@ export class ImapConnection {
       const timeoutMs = opts.timeoutMs ?? 30_000;
       let conn: ImapConnection | undefined;
       const socket = opts.tls
-        ? tls.connect({ host: opts.host, port: opts.port, rejectUnauthorized: false, servername: undefined })
+        ? tls.connect({ host: opts.host, port: opts.port, rejectUnauthorized: false, secureContext: clientContext() })
         : net.connect({ host: opts.host, port: opts.port });
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
@@ -170,6 +179,7 @@ export class ImapConnection {
       return;
     }
     if (r.tag === "*") {
+      if (/^\* BYE/i.test(r.text)) this.bye = r.text;
       const head = this.pending[0];
       if (head) {
         head.untaggedCount++;

@@ -27,3 +27,18 @@ export function makeMessage(seed: number, size: number, to = "bench@example.test
   if (cut[size - 3] === 0x0d) cut[size - 3] = 0x78; // no bare CR where the cut fell inside a CRLF
   return cut;
 }
+
+/** A fixed pool of messages with sizes drawn from [minSize, maxSize], the same for every server; hot loops pick from it instead of building bodies. */
+export class MessagePool {
+  private readonly items: Buffer[] = [];
+  constructor(seed: number, count: number, minSize: number, maxSize: number) {
+    const r = rng(seed);
+    for (let i = 0; i < count; i++) this.items.push(makeMessage(seed * 100_000 + i, minSize + Math.floor(r() * (maxSize - minSize + 1))));
+  }
+  get size(): number {
+    return this.items.length;
+  }
+  pick(i: number): Buffer {
+    return this.items[((i % this.items.length) + this.items.length) % this.items.length];
+  }
+}

@@ -5,7 +5,7 @@
 // Each APPEND is matched by one EXPUNGE so that the mailboxes keep their size.
 import { CpuMeter, Recorder, randInt, rng } from "../client/stats";
 import { CommandResult } from "../client/connection";
-import { makeMessage } from "../client/messages";
+import { MessagePool } from "../client/messages";
 import { makeUsers, ServerUnderTest } from "../servers/server";
 import { sleep } from "../servers/proc";
 import { BenchOptions, cpuSecondsOf, Figure, figure, login, ScenarioResult, seedMailbox, ServerFactory, ServerName } from "./common";
@@ -23,6 +23,8 @@ interface LevelResult {
   serverCores: number;
   allP99: number;
 }
+
+const POOL = new MessagePool(11, 256, 1024, 10 * 1024);
 
 async function clientLoop(server: ServerUnderTest, userIdx: number, deadline: number, rec: Recorder, seed: number): Promise<number> {
   const r = rng(seed);
@@ -56,7 +58,7 @@ async function clientLoop(server: ServerUnderTest, userIdx: number, deadline: nu
         burst.push(c.command(`FETCH ${a}:${b} (ENVELOPE)`).then(note("FETCH ENVELOPE")));
         burst.push(c.command(`FETCH ${randInt(r, 1, exists)} (BODY.PEEK[])`).then(note("FETCH BODY")));
       }
-      burst.push(c.command(["APPEND INBOX ", makeMessage(seed * 1000 + sessions, randInt(r, 1024, 10 * 1024))]).then(note("APPEND")));
+      burst.push(c.command(["APPEND INBOX ", POOL.pick(randInt(r, 0, POOL.size - 1))]).then(note("APPEND")));
       await Promise.all(burst);
       const now = exists + 1;
       const second = [

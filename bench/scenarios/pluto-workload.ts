@@ -5,11 +5,13 @@
 // generator does, and LOGIN arguments are atoms (pluto needs that).
 import { CpuMeter, Recorder, randInt, rng } from "../client/stats";
 import { CommandResult } from "../client/connection";
-import { makeMessage } from "../client/messages";
+import { MessagePool } from "../client/messages";
 import { makeUsers, ServerUnderTest } from "../servers/server";
 import { sleep } from "../servers/proc";
 import { BenchOptions, cpuSecondsOf, Figure, figure, login, ScenarioResult, ServerFactory, ServerName } from "./common";
 
+// Messages of 1 to 33 KB, drawn from a fixed pool (the same for every server).
+const POOL = new MessagePool(22, 256, 1024, 33 * 1024);
 const KINDS = ["CREATE", "DELETE", "APPEND", "SELECT", "STORE", "EXPUNGE"] as const;
 const REPORTED = ["LOGIN", ...KINDS, "LOGOUT"];
 
@@ -78,7 +80,7 @@ async function worker(server: ServerUnderTest, w: number, deadline: number, rec:
           }
           case "APPEND": {
             const target = selected ?? "INBOX";
-            res = await c.command([`APPEND ${target} `, makeMessage(w * 1_000_000 + sessions * 100 + i, randInt(r, 1024, 33 * 1024))]);
+            res = await c.command([`APPEND ${target} `, POOL.pick(randInt(r, 0, POOL.size - 1))]);
             if (res.status === "OK" && target === selected) exists = Math.max(exists, exists + (res.untagged.some((u) => /EXISTS/i.test(u.text)) ? 0 : 1));
             break;
           }

@@ -6,11 +6,13 @@
 // charon_replication_*bytes*_total and a charon_replication_*ops*_total
 // counter exist. Without the metric it says so, and measures nothing it
 // could not back.
-import { makeMessage } from "../client/messages";
+import { MessagePool } from "../client/messages";
 import { Recorder, randInt, rng } from "../client/stats";
 import { makeUsers, ServerUnderTest } from "../servers/server";
 import { sleep } from "../servers/proc";
 import { BenchOptions, Figure, figure, login, ScenarioResult, ServerFactory, ServerName } from "./common";
+
+const POOL = new MessagePool(33, 128, 1024, 8 * 1024);
 
 export const LAG_METRIC = "charon_replication_lag_seconds";
 
@@ -109,7 +111,7 @@ async function appendLoad(server: ServerUnderTest, clients: number, perClientRat
             const wait = next - Date.now();
             if (wait > 0) await sleep(wait);
           }
-          const res = await c.command(["APPEND INBOX ", makeMessage(i * 100_000 + k++, randInt(r, 1024, 8 * 1024))]);
+          const res = await c.command(["APPEND INBOX ", POOL.pick(randInt(r, 0, POOL.size - 1) + k++)]);
           rec.record("APPEND", res.latencyMs, res.status === "OK", res.text);
         }
       } finally {

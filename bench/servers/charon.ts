@@ -107,6 +107,6 @@ export class CharonServer implements ServerUnderTest {
       // Whatever of the tree outlived its supervisor was started by it for us.
       await stopPids(tree.filter((p) => p !== pid), 5_000);
     }
-    if (!this.keepData) fs.rmSync(this.dataDir, { recursive: true, force: true });
+    if (!this.keepData) await fs.promises.rm(this.dataDir, { recursive: true, force: true });
   }
 }
