@@ -108,6 +108,7 @@ export async function mixedScenario(opts: BenchOptions, start: ServerFactory, se
   const levels = opts.clients ?? [1, 10, 50];
   const durationS = opts.durationS ?? (opts.quick ? 3 : 20);
   const seedCount = opts.quick ? 20 : 100;
+  const warmS = opts.quick ? 1 : 3;
   const userCount = opts.users ?? Math.max(...levels);
   const users = makeUsers(userCount);
   const raw: Record<string, LevelResult[]> = {};
@@ -121,6 +122,8 @@ export async function mixedScenario(opts: BenchOptions, start: ServerFactory, se
       opts.log(`  ${name}: seeded ${users.length} users x ${seedCount} messages in ${Date.now() - seedT0} ms`);
       raw[name] = [];
       for (const clients of levels) {
+        // Warm-up at the same concurrency, not recorded: caches, pre-forked processes, JIT.
+        await runLevel(server, clients, warmS);
         const lr = await runLevel(server, clients, durationS);
         raw[name].push(lr);
         opts.log(`  ${name}: ${clients} clients: ${lr.commandsPerS.toFixed(0)} commands/s, ${lr.sessions} sessions, generator ${lr.generatorCores.toFixed(2)} cores, server ${lr.serverCores.toFixed(2)} cores`);
@@ -164,7 +167,7 @@ export async function mixedScenario(opts: BenchOptions, start: ServerFactory, se
   return {
     id: "mixed",
     title: "Mixed client workload (imaptest-like, TLS, pipelined)",
-    params: { levels, durationS, users: userCount, seedMessagesPerUser: seedCount },
+    params: { levels, durationS, warmupS: warmS, users: userCount, seedMessagesPerUser: seedCount },
     figures,
     notes,
     raw,
