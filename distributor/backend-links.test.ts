@@ -3,7 +3,7 @@ import { PassThrough, type Duplex } from "node:stream";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { BackendLinks, NoNodeAvailableError, type NodeLink } from "./backend-links";
-import { HomeWorkerRouter } from "./home-worker-router";
+import { HomeWorkerRouter } from "../src/routing/home-worker-router";
 
 class FakeLink extends EventEmitter implements NodeLink {
   closed = false;

@@ -6,7 +6,7 @@
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from "./circuit-breaker";
-import type { HomeWorkerRouter, RouteChoice } from "./home-worker-router";
+import type { HomeWorkerRouter, RouteChoice } from "../src/routing/home-worker-router";
 
 /** What a link to one node offers; src/link's MuxConnection satisfies it. */
 export interface NodeLink {

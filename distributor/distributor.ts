@@ -17,7 +17,7 @@ import { sessionHeader } from "../src/node/session-header";
 import { SessionListener, type BoundEndpoints } from "../src/server/listener";
 import { expectPeer, internalClientOptions } from "../src/tls/mtls";
 import { BackendLinks, type OpenedSession } from "./backend-links";
-import { HomeWorkerRouter } from "./home-worker-router";
+import { clusterRouter } from "../src/routing/home-worker-router";
 
 export interface DistributorOptions {
   config: ClusterConfig;
@@ -39,13 +39,6 @@ const NO_STORE: MailStore = {
   forUser: () => Promise.reject(new Error("a distributor holds no mail")),
 };
 
-/** The router of a cluster: its workers are the homes, its storage nodes the fallbacks. */
-export function clusterRouter(config: ClusterConfig): HomeWorkerRouter {
-  return new HomeWorkerRouter(
-    nodesWithRole(config, "worker").map((n) => n.name),
-    nodesWithRole(config, "storage").map((n) => n.name),
-  );
-}
 
 export async function startDistributor(opts: DistributorOptions): Promise<RunningDistributor> {
   const { config, name, log } = opts;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "./circuit-breaker";
-import { HomeWorkerRouter, rendezvousOrder } from "./home-worker-router";
+import { HomeWorkerRouter, rendezvousOrder } from "../src/routing/home-worker-router";
 
 const workers = ["worker-1", "worker-2", "worker-3"];
 

@@ -1,6 +1,6 @@
 // `charon route USER --config FILE`: where the distributors send USER's
 // sessions, computed exactly as they compute it (rendezvous hashing).
-import { clusterRouter } from "../../distributor/distributor";
+import { clusterRouter } from "../routing/home-worker-router";
 import { ConfigError, loadClusterConfig } from "../config/cluster";
 import { usernameProblem } from "../auth/username";
 import { parseOrUsage, type CliIo } from "./args";

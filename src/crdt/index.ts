@@ -14,6 +14,7 @@ export type { MessageRecord } from "./state";
 export type { MailboxRecord, UidStats } from "./queries";
 export type { StateChange, ApplyResult, ReassignRequest } from "./apply";
 export { CausalityError, GENESIS_REPLICA } from "./apply";
+export { isCausallyReady, isDelivered, dominates } from "./causality";
 
 import type { MessageRecord } from "./state";
 import type { MailboxRecord, UidStats } from "./queries";

@@ -2,6 +2,7 @@
 // Ops are kept after snapshots: replication serves them to peers that are
 // behind (compaction is the replication layer's decision, DESIGN.md).
 
+import { isCausallyReady } from "../crdt/causality";
 import type { Op, VersionVector } from "../crdt/types";
 import { keys, padSeq, parseOpKey, PREFIX_END } from "./keys";
 import { jsonValue, parseJson, type BatchOp, type Db } from "./leveldb";
@@ -37,14 +38,7 @@ export async function readOpsAfter(db: Db, user: string, after: VersionVector): 
   return byReplica;
 }
 
-export function isCausallyReady(op: Op, vv: VersionVector): boolean {
-  if (op.id.seq !== (vv[op.id.replica] ?? 0) + 1) return false;
-  for (const [replica, seq] of Object.entries(op.deps)) {
-    if (replica === op.id.replica) continue;
-    if ((vv[replica] ?? 0) < seq) return false;
-  }
-  return true;
-}
+export { isCausallyReady };
 
 /**
  * Orders per-origin op lists into a causal delivery order starting from `vv`.

@@ -17,6 +17,8 @@ import { Connection } from "../server/connection";
 import { assertPeerAllowed, internalServerOptions, type PeerIdentity } from "../tls/mtls";
 import { listenServer, closeServer } from "../server/listen";
 import { CLUSTER_LINK } from "./link-options";
+import { NodeReplication } from "./node-replication";
+import { REPLICATION_STREAM } from "./peer-links";
 import { replicaIdFor } from "./replica-id";
 import { SESSION_STREAM, parseSessionHeader, type SessionHeader } from "./session-header";
 
@@ -92,11 +94,16 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
     conn.start(session, false);
   };
 
+  const replication = new NodeReplication({ config, self: node, store, tls: { pair, ca }, metrics, log });
+  handlers.set(REPLICATION_STREAM, (stream, _header, peer, accept, refuse) => replication.accept(stream, peer, accept, refuse));
+
   handlers.set(SESSION_STREAM, (stream, header, peer, accept, refuse) => {
     const h = parseSessionHeader(header);
     if (!h) return refuse("bad session header");
     // Sessions come only from distributors; a worker admits no other role at all, a storage node admits peers that replicate.
     if (peer.role !== "distributor") return refuse(`a ${peer.role} may not open sessions`);
+    // A returning worker would serve state older than what storage served meanwhile; the distributor tries storage.
+    if (role === "worker" && !replication.caughtUp()) return refuse("catching up");
     // Open the user's mail before accepting, so a failure becomes NO [UNAVAILABLE] at the client's login.
     store.forUser(h.user).then(
       () => {
@@ -133,11 +140,16 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
   try {
     server = listenMux(internalServerOptions(pair, ca), onLink, { ...CLUSTER_LINK, log: log.child({ component: "link" }) });
     const internal = await listenServer(server, node.internal);
+    await replication.start();
     admin = await startAdminServer({
       host: node.admin?.host,
       port: node.admin?.port ?? 0,
       metrics,
-      ready: () => (closing ? { ready: false, reason: "shutting down" } : { ready: true }),
+      ready: () => {
+        if (closing) return { ready: false, reason: "shutting down" };
+        if (!replication.caughtUp()) return { ready: false, reason: "catching up" };
+        return { ready: true };
+      },
       log,
       json: { "/users": () => heldMail(store) },
     });
@@ -161,6 +173,7 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
           closing = true;
           const stopped = closeServer(tlsServer);
           await Promise.all([...connections].map((c) => c.shutdown("Server shutting down, please reconnect", limits.shutdownGraceMs)));
+          replication.close();
           for (const l of links) l.close();
           await stopped;
           await store.close();
@@ -172,6 +185,7 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
       },
     };
   } catch (err) {
+    replication.close();
     if (server) await closeServer(server);
     await admin?.close();
     await store.close();

@@ -52,3 +52,22 @@ export class HomeWorkerRouter {
     return replica ? { node: replica, home: false } : undefined;
   }
 }
+
+/** The router of a cluster: its workers are the homes, its storage nodes the fallbacks. */
+export function clusterRouter(config: { nodes: ReadonlyArray<{ name: string; role: string }> }): HomeWorkerRouter {
+  return new HomeWorkerRouter(
+    config.nodes.filter((n) => n.role === "worker").map((n) => n.name),
+    config.nodes.filter((n) => n.role === "storage").map((n) => n.name),
+  );
+}
+
+/**
+ * Whether node `node` keeps a replica of `user`: every storage node holds
+ * every user; a worker holds the users whose home it is.
+ */
+export function holdsReplica(config: { nodes: ReadonlyArray<{ name: string; role: string }> }, router: HomeWorkerRouter, node: string, user: string): boolean {
+  const n = config.nodes.find((x) => x.name === node);
+  if (!n) return false;
+  if (n.role === "storage") return true;
+  return n.role === "worker" && router.homeOf(user) === node;
+}

@@ -1,0 +1,275 @@
+// One replication stream to one peer. It owns what is particular to that peer
+// (what the peer has acknowledged, the live ops not yet acknowledged, the
+// users to tell it about, back-pressure) so that a slow or dead peer only
+// ever holds up its own stream. What is shared (the store, the causal inbox)
+// lives in the Replicator.
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import { isDelivered } from "../crdt/causality";
+import type { Op, VersionVector } from "../crdt/types";
+import { encodeMessage, MessageDecoder, type ReplicationMessage } from "./wire";
+
+/** What a session needs of the node's replicator. */
+export interface SessionHost {
+  readonly self: string;
+  /** Users this node holds that `peer` should hold too. */
+  usersFor(peer: string): string[];
+  shouldHold(node: string, user: string): boolean;
+  holds(user: string): boolean;
+  vectorOf(user: string): Promise<VersionVector>;
+  opsAfter(user: string, after: VersionVector): Promise<Op[]>;
+  receive(user: string, ops: Op[], from: PeerSession): Promise<void>;
+  blob(sha: string): Promise<Buffer | undefined>;
+  metrics?: ReplicationMetricsSink;
+}
+
+/** Metric hooks; src/metrics binds them to prom-client. */
+export interface ReplicationMetricsSink {
+  opsSent(peer: string, n: number): void;
+  bytesShipped(peer: string, n: number): void;
+  /** Age of the oldest unacknowledged live op (a gauge). */
+  lag(peer: string, seconds: number): void;
+  /** Time from sending a live op to its acknowledgement (a histogram). */
+  ackLatency(peer: string, seconds: number): void;
+  outboxDepth(peer: string, depth: number): void;
+}
+
+const OPS_PER_MESSAGE = 200;
+const BLOB_BYTES_PER_MESSAGE = 8 * 1024 * 1024;
+const BLOB_WAIT_MS = 15_000;
+/** Live ops remembered for the lag figure; beyond this the oldest are forgotten (the figure saturates, memory does not grow). */
+const MAX_TRACKED_LIVE = 10_000;
+
+export class PeerSession {
+  /** The peer's last reported version vector per user: its acknowledgements. */
+  readonly acked = new Map<string, VersionVector>();
+  /** Users whose vector we owe the peer (changed here since we last said). */
+  readonly dirty = new Set<string>();
+  /** The peer answered our first full vector exchange with everything it had for us. */
+  synced = false;
+  closed = false;
+  private readonly decoder = new MessageDecoder();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly live = new Map<string, { user: string; op: Op; sentAt: number }>();
+  /** Users whose live ops were not sent because the stream was full. */
+  private readonly behind = new Set<string>();
+  private full = false;
+  private readonly blobWaiters = new Map<string, Array<(b: Buffer | undefined) => void>>();
+  private readonly onClose: () => void;
+
+  constructor(
+    readonly peer: string,
+    private readonly stream: Duplex,
+    private readonly host: SessionHost,
+    private readonly log: Logger,
+    onClose: (s: PeerSession) => void,
+  ) {
+    this.onClose = () => {
+      if (this.closed) return;
+      this.closed = true;
+      for (const waiters of this.blobWaiters.values()) for (const w of waiters) w(undefined);
+      this.blobWaiters.clear();
+      onClose(this);
+    };
+    stream.on("data", (chunk: Buffer) => this.onData(chunk));
+    stream.on("drain", () => this.onDrain());
+    stream.on("error", (err: Error) => this.log.debug({ peer, err: err.message }, "replication stream error"));
+    stream.on("close", this.onClose);
+    stream.on("end", () => stream.end());
+  }
+
+  /** Opens the exchange: our vectors for every user the peer should hold. */
+  async start(): Promise<void> {
+    const users: Record<string, VersionVector> = {};
+    for (const u of this.host.usersFor(this.peer)) users[u] = await this.host.vectorOf(u);
+    this.send({ t: "vv", users, full: true });
+  }
+
+  send(m: ReplicationMessage): boolean {
+    if (this.closed) return false;
+    const frame = encodeMessage(m);
+    this.host.metrics?.bytesShipped(this.peer, frame.length);
+    const ok = this.stream.write(frame);
+    if (!ok) this.full = true;
+    return ok;
+  }
+
+  /** A local op, the moment it is durable. Skipped while the stream is full; the catch-up sends it later. */
+  sendLive(user: string, op: Op, now: number): void {
+    if (this.full) {
+      this.behind.add(user);
+      return;
+    }
+    this.send({ t: "ops", user, ops: [op] });
+    this.host.metrics?.opsSent(this.peer, 1);
+    if (this.live.size >= MAX_TRACKED_LIVE) this.live.delete(this.live.keys().next().value!);
+    this.live.set(`${op.id.replica}:${op.id.seq}`, { user, op, sentAt: now });
+    this.host.metrics?.outboxDepth(this.peer, this.live.size);
+  }
+
+  /** Seconds since the oldest live op the peer has not acknowledged (0 when none). */
+  lagSeconds(now: number): number {
+    let oldest = now;
+    for (const e of this.live.values()) oldest = Math.min(oldest, e.sentAt);
+    return (now - oldest) / 1000;
+  }
+
+  get outboxDepth(): number {
+    return this.live.size;
+  }
+
+  flushDirty(): void {
+    if (this.dirty.size === 0 || this.full || this.closed) return;
+    const users = [...this.dirty];
+    this.dirty.clear();
+    void (async () => {
+      const vv: Record<string, VersionVector> = {};
+      for (const u of users) if (this.host.holds(u)) vv[u] = await this.host.vectorOf(u);
+      if (Object.keys(vv).length > 0) this.send({ t: "vv", users: vv });
+    })().catch((err: unknown) => this.log.warn({ peer: this.peer, err }, "could not send vectors"));
+  }
+
+  /** Asks the peer for blobs and waits for them; undefined for any it did not send in time. */
+  fetchBlobs(shas: string[]): Promise<Map<string, Buffer | undefined>> {
+    const ask: string[] = [];
+    const waits = shas.map(
+      (sha) =>
+        new Promise<[string, Buffer | undefined]>((resolve) => {
+          let list = this.blobWaiters.get(sha);
+          if (!list) {
+            this.blobWaiters.set(sha, (list = []));
+            ask.push(sha);
+          }
+          const timer = setTimeout(() => resolve([sha, undefined]), BLOB_WAIT_MS);
+          list.push((b) => {
+            clearTimeout(timer);
+            resolve([sha, b]);
+          });
+        }),
+    );
+    if (ask.length > 0) this.send({ t: "want", shas: ask });
+    return Promise.all(waits).then((pairs) => new Map(pairs));
+  }
+
+  close(): void {
+    this.stream.destroy();
+    this.onClose();
+  }
+
+  private onDrain(): void {
+    this.full = false;
+    if (this.behind.size === 0) return;
+    // We skipped live ops: ask for the peer's vectors and answer with what it lacks.
+    const users = [...this.behind];
+    this.behind.clear();
+    this.send({ t: "sync", users });
+  }
+
+  private onData(chunk: Buffer): void {
+    let messages: ReplicationMessage[];
+    try {
+      messages = this.decoder.push(chunk);
+    } catch (err) {
+      this.log.warn({ peer: this.peer, err: (err as Error).message }, "bad replication data; closing the stream");
+      this.close();
+      return;
+    }
+    for (const m of messages) {
+      // Blob traffic bypasses the queue: an ops message in the queue may be waiting for it.
+      if (m.t === "blobs") this.onBlobs(m.items, m.missing ?? []);
+      else if (m.t === "want") void this.onWant(m.shas);
+      else this.queue = this.queue.then(() => this.handle(m)).catch((err: unknown) => this.fail(err));
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.log.warn({ peer: this.peer, err }, "replication message failed; closing the stream");
+    this.close();
+  }
+
+  private async handle(m: ReplicationMessage): Promise<void> {
+    if (this.closed) return;
+    switch (m.t) {
+      case "vv":
+        return this.onVectors(m.users, m.full === true);
+      case "sync": {
+        const users = (m.users ?? this.host.usersFor(this.peer)).filter((u) => this.host.holds(u) && this.host.shouldHold(this.peer, u));
+        const vv: Record<string, VersionVector> = {};
+        for (const u of users) vv[u] = await this.host.vectorOf(u);
+        this.send({ t: "vv", users: vv });
+        return;
+      }
+      case "ops":
+        return this.host.receive(m.user, m.ops, this);
+      case "synced":
+        this.synced = true;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async onVectors(users: Record<string, VersionVector>, full: boolean): Promise<void> {
+    const now = Date.now();
+    const owed: Record<string, VersionVector> = {};
+    const names = new Set(Object.keys(users));
+    // A full exchange also covers users the peer has nothing of yet.
+    if (full) for (const u of this.host.usersFor(this.peer)) names.add(u);
+    for (const user of names) {
+      const theirs = users[user] ?? {};
+      this.acked.set(user, theirs);
+      for (const [k, e] of this.live) if (e.user === user && isDelivered(e.op, theirs)) {
+        this.host.metrics?.ackLatency(this.peer, (now - e.sentAt) / 1000);
+        this.live.delete(k);
+      }
+      if (this.host.holds(user) && this.host.shouldHold(this.peer, user)) {
+        const ops = await this.host.opsAfter(user, theirs);
+        for (let i = 0; i < ops.length; i += OPS_PER_MESSAGE) {
+          const batch = ops.slice(i, i + OPS_PER_MESSAGE);
+          this.send({ t: "ops", user, ops: batch });
+          this.host.metrics?.opsSent(this.peer, batch.length);
+          if (this.full) await new Promise<void>((resolve) => this.stream.once("drain", resolve));
+          if (this.closed) return;
+        }
+      }
+      if (users[user] && this.host.shouldHold(this.host.self, user)) {
+        const ours = this.host.holds(user) ? await this.host.vectorOf(user) : {};
+        if (Object.entries(theirs).some(([r, s]) => (ours[r] ?? 0) < s)) owed[user] = ours;
+      }
+    }
+    this.host.metrics?.outboxDepth(this.peer, this.live.size);
+    if (Object.keys(owed).length > 0) this.send({ t: "vv", users: owed });
+    if (full) this.send({ t: "synced" });
+  }
+
+  private async onWant(shas: string[]): Promise<void> {
+    let items: Array<[string, Buffer]> = [];
+    let bytes = 0;
+    const missing: string[] = [];
+    for (const sha of shas) {
+      const b = await this.host.blob(sha);
+      if (!b) {
+        missing.push(sha);
+        continue;
+      }
+      items.push([sha, b]);
+      bytes += b.length;
+      if (bytes >= BLOB_BYTES_PER_MESSAGE) {
+        this.send({ t: "blobs", items });
+        items = [];
+        bytes = 0;
+      }
+    }
+    this.send({ t: "blobs", items, missing });
+  }
+
+  private onBlobs(items: Array<[string, Buffer]>, missing: string[]): void {
+    const answer = (sha: string, body: Buffer | undefined) => {
+      const waiters = this.blobWaiters.get(sha);
+      this.blobWaiters.delete(sha);
+      for (const w of waiters ?? []) w(body);
+    };
+    for (const [sha, body] of items) answer(sha, body);
+    for (const sha of missing) answer(sha, undefined);
+  }
+}

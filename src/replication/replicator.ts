@@ -1,0 +1,179 @@
+// A mail node's replication: it ships every durable local op to the peers
+// that hold the same user, applies the ops peers send in causal order (one
+// CausalInbox per user), fetches only the blobs it lacks, and runs
+// anti-entropy by version vectors when a stream opens, when a stream had to
+// skip live ops, and for every user that changed through a peer (which is
+// also how a peer learns what we have: our vectors are our acknowledgements).
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import type { Op, VersionVector } from "../crdt/types";
+import { storedUsers, type LevelMailStore } from "../mailstore";
+import { CausalInbox } from "./causal-inbox";
+import { PeerSession, type ReplicationMetricsSink, type SessionHost } from "./peer-session";
+
+export interface ReplicatorMetrics extends ReplicationMetricsSink {
+  opsApplied(n: number): void;
+  opsBuffered(n: number): void;
+  uidReassigned(n: number): void;
+}
+
+export interface ReplicatorOptions {
+  store: LevelMailStore;
+  /** This node's name, as peers know it. */
+  self: string;
+  /** Whether node `node` keeps a replica of `user` (the routing rule of the cluster). */
+  shouldHold(node: string, user: string): boolean;
+  log: Logger;
+  metrics?: ReplicatorMetrics;
+  /** How often changed users' vectors go out. Default 100 ms. */
+  flushMs?: number;
+  now?: () => number;
+}
+
+export class Replicator implements SessionHost {
+  readonly self: string;
+  readonly metrics?: ReplicatorMetrics;
+  private readonly held = new Set<string>();
+  private readonly sessions = new Set<PeerSession>();
+  private readonly inboxes = new Map<string, CausalInbox>();
+  private readonly locks = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ReplicatorOptions) {
+    this.self = opts.self;
+    this.metrics = opts.metrics;
+    this.now = opts.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    for (const u of await storedUsers(this.opts.store.db)) this.held.add(u);
+    this.unsubscribe = this.opts.store.onDurableOp((user, op, local) => this.onDurable(user, op, local));
+    this.timer = setInterval(() => {
+      for (const s of this.sessions) s.flushDirty();
+      this.reportGauges();
+    }, this.opts.flushMs ?? 100);
+    this.timer.unref();
+  }
+
+  /** Runs the protocol on a replication stream to `peer` (dialled or accepted). */
+  attach(peer: string, stream: Duplex): PeerSession {
+    for (const old of this.sessions) if (old.peer === peer) old.close();
+    const session = new PeerSession(peer, stream, this, this.opts.log.child({ peer }), (s) => this.sessions.delete(s));
+    this.sessions.add(session);
+    session.start().catch((err: unknown) => {
+      this.opts.log.warn({ peer, err }, "replication start failed");
+      session.close();
+    });
+    return session;
+  }
+
+  /** Peers with a live stream, and whether each has answered our first full exchange. */
+  peers(): Array<{ peer: string; synced: boolean; lagSeconds: number; outbox: number }> {
+    const now = this.now();
+    return [...this.sessions].map((s) => ({ peer: s.peer, synced: s.synced, lagSeconds: s.lagSeconds(now), outbox: s.outboxDepth }));
+  }
+
+  /** Whether anything received is still waiting to be applied. */
+  get buffered(): number {
+    let n = 0;
+    for (const i of this.inboxes.values()) n += i.size;
+    return n;
+  }
+
+  // SessionHost
+
+  usersFor(peer: string): string[] {
+    return [...this.held].filter((u) => this.opts.shouldHold(peer, u));
+  }
+
+  shouldHold(node: string, user: string): boolean {
+    return this.opts.shouldHold(node, user);
+  }
+
+  holds(user: string): boolean {
+    return this.held.has(user);
+  }
+
+  async vectorOf(user: string): Promise<VersionVector> {
+    return (await this.opts.store.replica(user)).versionVector();
+  }
+
+  opsAfter(user: string, after: VersionVector): Promise<Op[]> {
+    return this.opts.store.readOps(user, after);
+  }
+
+  blob(sha: string): Promise<Buffer | undefined> {
+    return this.opts.store.getBlob(sha);
+  }
+
+  /** Applies what a peer sent for `user`, in causal order, one user at a time. */
+  receive(user: string, ops: Op[], from: PeerSession): Promise<void> {
+    if (!this.opts.shouldHold(this.self, user)) return Promise.resolve();
+    const run = (this.locks.get(user) ?? Promise.resolve()).then(() => this.deliver(user, ops, from));
+    const settled = run.catch(() => undefined);
+    this.locks.set(user, settled);
+    void settled.then(() => {
+      if (this.locks.get(user) === settled) this.locks.delete(user);
+    });
+    return run;
+  }
+
+  private async deliver(user: string, ops: Op[], from: PeerSession): Promise<void> {
+    const replica = await this.opts.store.replica(user);
+    this.held.add(user);
+    let inbox = this.inboxes.get(user);
+    if (!inbox) this.inboxes.set(user, (inbox = new CausalInbox()));
+    inbox.add(ops, replica.versionVector());
+    let applied = 0;
+    for (let op = inbox.next(replica.versionVector()); op; op = inbox.next(replica.versionVector())) {
+      const shas = new Set<string>();
+      for (const e of op.effects) if (e.type === "message.add" && !(await this.opts.store.hasBlob(e.blob))) shas.add(e.blob);
+      let blobs: Map<string, Buffer> | undefined;
+      if (shas.size > 0) {
+        const got = await from.fetchBlobs([...shas]);
+        if ([...got.values()].some((b) => b === undefined)) {
+          // Without its body the message cannot be applied; a later exchange (with this or another peer) brings both.
+          this.opts.log.warn({ user, op: `${op.id.replica}:${op.id.seq}`, peer: from.peer }, "peer lacks a blob; op left for anti-entropy");
+          inbox.clear();
+          break;
+        }
+        blobs = got as Map<string, Buffer>;
+      }
+      if (await replica.applyRemote(op, blobs)) applied++;
+    }
+    if (inbox.size === 0) this.inboxes.delete(user);
+    // A gap (an op whose context came by another path we have not seen): our vector makes the sender fill it.
+    else from.dirty.add(user);
+    if (applied > 0) this.metrics?.opsApplied(applied);
+  }
+
+  private onDurable(user: string, op: Op, local: boolean): void {
+    this.held.add(user);
+    if (local) {
+      const reassigned = op.effects.filter((e) => e.type === "uid.reassign").length;
+      if (reassigned > 0) this.metrics?.uidReassigned(reassigned);
+      const now = this.now();
+      for (const s of this.sessions) if (this.opts.shouldHold(s.peer, user)) s.sendLive(user, op, now);
+    }
+    // Tell every peer (the sender included: this is its acknowledgement) what we now have.
+    for (const s of this.sessions) if (this.opts.shouldHold(s.peer, user)) s.dirty.add(user);
+  }
+
+  private reportGauges(): void {
+    if (!this.metrics) return;
+    const now = this.now();
+    for (const s of this.sessions) {
+      this.metrics.outboxDepth(s.peer, s.outboxDepth);
+      this.metrics.lag(s.peer, s.lagSeconds(now));
+    }
+    this.metrics.opsBuffered(this.buffered);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.unsubscribe?.();
+    for (const s of [...this.sessions]) s.close();
+  }
+}
