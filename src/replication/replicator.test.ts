@@ -1,0 +1,192 @@
+// Replicators over real LevelDB stores, talking over real mutual-TLS mux
+// streams on loopback: live shipping, split brain and merge, relaying through
+// a third replica, blobs shipped once, resumption after a cut link.
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import pino from "pino";
+import { digest } from "../crdt";
+import { makePair, makePki, type Pair, type Pki } from "../link/test-helpers";
+import { message, tempStore, type TempStore } from "../mailstore/test-support";
+import { Replicator, type ReplicatorMetrics } from "./replicator";
+
+const log = pino({ level: "silent" });
+let pki: Pki;
+beforeAll(async () => {
+  pki = await makePki();
+});
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Counters extends ReplicatorMetrics {
+  bytes: number;
+  applied: number;
+  reassigned: number;
+}
+
+function counters(): Counters {
+  const c: Counters = {
+    bytes: 0,
+    applied: 0,
+    reassigned: 0,
+    lag: () => undefined,
+    ackLatency: () => undefined,
+    outboxDepth: () => undefined,
+    opsSent: () => undefined,
+    bytesShipped: (_p, n) => void (c.bytes += n),
+    opsApplied: (n) => void (c.applied += n),
+    opsBuffered: () => undefined,
+    uidReassigned: (n) => void (c.reassigned += n),
+  };
+  return c;
+}
+
+interface Node {
+  name: string;
+  t: TempStore;
+  r: Replicator;
+  m: Counters;
+}
+
+async function node(name: string, shouldHold: (node: string, user: string) => boolean = () => true): Promise<Node> {
+  const t = await tempStore({ replicaId: `r-${name}` });
+  const m = counters();
+  const r = new Replicator({ store: t.store, self: name, shouldHold, log, metrics: m, flushMs: 20 });
+  await r.start();
+  cleanups.push(() => t.cleanup());
+  cleanups.push(() => r.close());
+  return { name, t, r, m };
+}
+
+/** A replication stream between two nodes over a fresh mTLS mux pair. */
+async function link(a: Node, b: Node): Promise<Pair> {
+  const pair = await makePair(pki);
+  pair.server.on("stream", (stream, _h, accept) => {
+    accept();
+    b.r.attach(a.name, stream);
+  });
+  const stream = await pair.client.openStream({ kind: "replication" });
+  a.r.attach(b.name, stream);
+  cleanups.push(() => pair.close());
+  return pair;
+}
+
+async function digestOf(n: Node, user: string): Promise<string> {
+  await n.t.store.queue.drain();
+  return digest((await n.t.store.replica(user)).state);
+}
+
+/** Polls until every node has the same digest for `user` (bounded). */
+async function converged(nodes: Node[], user: string): Promise<string> {
+  let digests: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    digests = await Promise.all(nodes.map((n) => digestOf(n, user)));
+    if (new Set(digests).size === 1) return digests[0]!;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no convergence: ${digests.join(" ")}`);
+}
+
+describe("Replicator", () => {
+  it("ships live writes both ways and converges, flags and expunges included", async () => {
+    const a = await node("w1");
+    const b = await node("s1");
+    await link(a, b);
+    const ua = await a.t.store.forUser("u");
+    await ua.append("INBOX", message("one", "first body"), ["\\Seen"]);
+    await ua.create("Projects");
+    const d1 = await converged([a, b], "u");
+    const ub = await b.t.store.forUser("u");
+    expect(ub.info("Projects")).toBeDefined();
+    const box = await ub.open("INBOX", false);
+    expect(box.messages().map((m) => [m.uid, m.flags])).toEqual([[1, ["\\Seen"]]]);
+    expect(String(await box.body(1))).toContain("first body");
+    // Now the other way.
+    await box.store([1], "add", ["\\Flagged"]);
+    await ub.append("INBOX", message("two", "second"), []);
+    const d2 = await converged([a, b], "u");
+    expect(d2).not.toBe(d1);
+    const boxA = await ua.open("INBOX", false);
+    expect(boxA.messages().map((m) => m.uid)).toEqual([1, 2]);
+    expect(boxA.messages()[0]!.flags).toContain("\\Flagged");
+    await boxA.store([2], "add", ["\\Deleted"]);
+    expect(await boxA.expunge([2])).toEqual([2]);
+    await converged([a, b], "u");
+    expect((await ub.open("INBOX", true)).messages().map((m) => m.uid)).toEqual([1]);
+    expect(b.m.applied).toBeGreaterThan(0);
+    expect(a.m.applied).toBeGreaterThan(0);
+  });
+
+  it("merges a split brain after the link returns: one state, fresh UIDs for the loser, none reused", async () => {
+    const a = await node("w1");
+    const b = await node("s1");
+    const first = await link(a, b);
+    const ua = await a.t.store.forUser("u");
+    const ub = await b.t.store.forUser("u");
+    await ua.append("INBOX", message("shared", "before the cut"), []);
+    await converged([a, b], "u");
+    await first.close();
+    // Both sides hand out UID 2 while cut off.
+    await ua.append("INBOX", message("on a", "written on a"), []);
+    await ub.append("INBOX", message("on b", "written on b"), ["\\Seen"]);
+    await link(a, b);
+    await converged([a, b], "u");
+    const uids = (await ua.open("INBOX", true)).messages().map((m) => m.uid);
+    expect(uids).toHaveLength(3);
+    expect(uids[0]).toBe(1);
+    expect(new Set(uids).size).toBe(3);
+    // UID 2 was claimed twice, so neither keeps it: both messages are above it.
+    expect(uids.slice(1).every((u) => u > 2)).toBe(true);
+    expect(a.m.reassigned + b.m.reassigned).toBeGreaterThan(0);
+    expect((await ub.open("INBOX", true)).messages().map((m) => m.uid)).toEqual(uids);
+  });
+
+  it("reaches a replica through another one, and a new empty replica catches up from its peer", async () => {
+    const w = await node("w1");
+    const s1 = await node("s1");
+    const s2 = await node("s2");
+    await link(w, s1);
+    await link(s1, s2);
+    const uw = await w.t.store.forUser("u");
+    for (let i = 0; i < 20; i++) await uw.append("INBOX", message(`m${i}`, `body ${i}`), i % 2 ? ["\\Seen"] : []);
+    await converged([w, s1, s2], "u");
+    // A fourth replica joining later gets everything by anti-entropy.
+    const s3 = await node("s3");
+    await link(s2, s3);
+    await converged([w, s1, s2, s3], "u");
+    expect((await (await s3.t.store.forUser("u")).open("INBOX", true)).messages()).toHaveLength(20);
+  });
+
+  it("ships a body only to a peer that lacks it: a COPY sends ops, not the blob again", async () => {
+    const a = await node("w1");
+    const b = await node("s1");
+    await link(a, b);
+    const ua = await a.t.store.forUser("u");
+    const big = message("big", "x".repeat(200_000));
+    await ua.append("INBOX", big, []);
+    await converged([a, b], "u");
+    const afterAppend = a.m.bytes;
+    expect(afterAppend).toBeGreaterThan(200_000);
+    const box = await ua.open("INBOX", false);
+    await box.copy([1], "Archive");
+    await converged([a, b], "u");
+    expect(a.m.bytes - afterAppend).toBeLessThan(20_000);
+    expect((await (await b.t.store.forUser("u")).open("Archive", true)).messages()).toHaveLength(1);
+  });
+
+  it("keeps each user to the replicas that should hold it", async () => {
+    const holds = (n: string, user: string) => n.startsWith("s") || user === "mine";
+    const a = await node("w1", holds);
+    const b = await node("s1", holds);
+    await link(a, b);
+    const ub = await b.t.store.forUser("elsewhere");
+    await ub.append("INBOX", message("not for w1", "x"), []);
+    const um = await b.t.store.forUser("mine");
+    await um.append("INBOX", message("for w1", "y"), []);
+    await converged([a, b], "mine");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.r.holds("elsewhere")).toBe(false);
+    expect(a.r.holds("mine")).toBe(true);
+  });
+});
