@@ -21,7 +21,7 @@ export interface AdminServerOptions {
   ready: () => Readiness | Promise<Readiness>;
   log: Logger;
   /** Further GET endpoints answering JSON, e.g. a mail node's `/users`. */
-  json?: Record<string, () => Promise<unknown>>;
+  json?: Record<string, (query: URLSearchParams) => Promise<unknown>>;
 }
 
 export interface AdminServer {
@@ -36,7 +36,7 @@ function send(res: http.ServerResponse, status: number, body: string, contentTyp
 }
 
 async function handle(opts: AdminServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const pathname = (req.url ?? "/").split("?")[0];
+  const [pathname, search = ""] = (req.url ?? "/").split("?", 2) as [string, string?];
   const json = opts.json && Object.hasOwn(opts.json, pathname) ? opts.json[pathname] : undefined;
   const known = pathname === "/healthz" || pathname === "/readyz" || pathname === "/metrics" || json !== undefined;
   if (!known) return send(res, 404, "not found\n");
@@ -45,7 +45,11 @@ async function handle(opts: AdminServerOptions, req: http.IncomingMessage, res: 
     return send(res, 405, "method not allowed\n");
   }
   if (pathname === "/healthz") return send(res, 200, "ok\n");
-  if (json) return send(res, 200, JSON.stringify(await json()) + "\n", "application/json");
+  if (json) {
+    const body = await json(new URLSearchParams(search));
+    if (body === undefined) return send(res, 404, "not found\n");
+    return send(res, 200, JSON.stringify(body) + "\n", "application/json");
+  }
   if (pathname === "/readyz") {
     let r: Readiness;
     try {

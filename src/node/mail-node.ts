@@ -11,11 +11,12 @@ import { dataPaths } from "../config/paths";
 import { ImapSession } from "../imap/session";
 import { listenMux, type MuxConnection, type MuxStream } from "../link";
 import { sessionLogger } from "../log/logger";
-import { createMailStore, storedUsers, type LevelMailStore } from "../mailstore";
+import { createMailStore, type LevelMailStore } from "../mailstore";
 import { createMetrics, type Metrics } from "../metrics";
 import { Connection } from "../server/connection";
 import { assertPeerAllowed, internalServerOptions, type PeerIdentity } from "../tls/mtls";
 import { listenServer, closeServer } from "../server/listen";
+import { heldMail, replicaView } from "./admin-views";
 import { CLUSTER_LINK } from "./link-options";
 import { NodeReplication } from "./node-replication";
 import { REPLICATION_STREAM } from "./peer-links";
@@ -151,7 +152,7 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
         return { ready: true };
       },
       log,
-      json: { "/users": () => heldMail(store) },
+      json: { "/users": () => heldMail(store), "/replica": (q) => replicaView(store, q.get("user")) },
     });
     const adminAddress = { host: admin.host, port: admin.port };
     log.info({ internal, admin: adminAddress, replicaId }, `${role} ready`);
@@ -192,18 +193,4 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
     metrics.close();
     throw err;
   }
-}
-
-/** Admin `/users`: every user with mail in this node's store, and how much. */
-const MAX_LISTED_USERS = 1000;
-
-async function heldMail(store: LevelMailStore): Promise<{ users: Array<{ name: string; mailboxes: number; messages: number }>; truncated: boolean }> {
-  const names = await storedUsers(store.db);
-  const users = [];
-  for (const name of names.slice(0, MAX_LISTED_USERS)) {
-    const u = await store.forUser(name);
-    const mailboxes = u.list();
-    users.push({ name, mailboxes: mailboxes.length, messages: mailboxes.reduce((n, m) => n + u.status(m.name).messages, 0) });
-  }
-  return { users, truncated: names.length > MAX_LISTED_USERS };
 }
