@@ -71,13 +71,13 @@ export class HistoryChecker {
 
   /**
    * Problems found, empty when the history holds. `replicas` maps a replica
-   * name to its view of each user.
+   * name to its view of each user; `holds` says which replicas should hold a user.
    */
-  verify(replicas: ReadonlyMap<string, ReadonlyMap<string, ReplicaView>>): string[] {
+  verify(replicas: ReadonlyMap<string, ReadonlyMap<string, ReplicaView>>, holds: (replica: string, user: string) => boolean = () => true): string[] {
     const problems: string[] = [];
     problems.push(...this.checkUidsPerClient());
     for (const user of this.users()) {
-      const views = [...replicas].map(([name, byUser]) => [name, byUser.get(user)] as const);
+      const views = [...replicas].filter(([name]) => holds(name, user)).map(([name, byUser]) => [name, byUser.get(user)] as const);
       const digests = new Set(views.map(([, v]) => v?.digest ?? "missing"));
       if (digests.size !== 1) problems.push(`${user}: replicas disagree: ${views.map(([n, v]) => `${n}=${v?.digest.slice(0, 12) ?? "missing"}`).join(" ")}`);
       const expected = this.expectedFor(user);

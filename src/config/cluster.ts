@@ -247,6 +247,8 @@ export interface DevConfigOptions {
   dir: string;
   workers: number;
   storage: number;
+  /** Distributors dist-1..N (default 1); only dist-1 takes --imaps-port/--imap-port. */
+  distributors?: number;
   host: string;
   /**
    * First port of a consecutive block (distributor imaps, imap, admin, then
@@ -275,7 +277,8 @@ export interface DevConfigOptions {
 export async function generateDevConfig(opts: DevConfigOptions): Promise<{ path: string; config: ClusterConfig }> {
   if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new ConfigError("workers", `must be at least 1, got ${opts.workers}`, "value");
   if (!Number.isInteger(opts.storage) || opts.storage < 0) throw new ConfigError("storage", `must be 0 or more, got ${opts.storage}`, "value");
-  const needed = 3 + 2 * (opts.workers + opts.storage);
+  const extraDistributors = Math.max(0, (opts.distributors ?? 1) - 1);
+  const needed = 3 + 3 * extraDistributors + 2 * (opts.workers + opts.storage);
   const basePort = opts.basePort ?? 0;
   let ports: number[];
   if (basePort === 0) {
@@ -301,6 +304,9 @@ export async function generateDevConfig(opts: DevConfigOptions): Promise<{ path:
       data: "data/dist-1",
     },
   ];
+  for (let i = 2; i <= extraDistributors + 1; i++) {
+    nodes.push({ name: `dist-${i}`, role: "distributor", imaps: take(), imap: take(), admin: take(), data: `data/dist-${i}` });
+  }
   const add = (role: string, name: string) => nodes.push({ name, role, internal: take(), admin: take(), data: `data/${name}` });
   for (let i = 1; i <= opts.workers; i++) add("worker", `worker-${i}`);
   for (let i = 1; i <= opts.storage; i++) add("storage", `storage-${i}`);

@@ -14,6 +14,8 @@ export type StoreErrorCode =
   | "CANNOT"
   | "TOOBIG"
   | "LIMIT"
+  /** RFC 5530: the change was made here but could not be confirmed elsewhere in time (durability: replicated). */
+  | "UNAVAILABLE"
   | "SERVERBUG";
 
 export class StoreError extends Error {

@@ -39,6 +39,7 @@ export class LevelMailStore implements MailStore {
   private readonly durableListeners = new Set<DurableOpListener>();
   private closing = false;
   private readonly backgroundWrites = new Set<Promise<unknown>>();
+  private barrier: ((user: string, op: Op) => Promise<void>) | undefined;
 
   constructor(
     /** Exposed for tests and tooling; everything else goes through the store. */
@@ -75,6 +76,15 @@ export class LevelMailStore implements MailStore {
   /** The replica of a user, for the replication layer (`applyRemote`, `versionVector`, `isReady`). */
   async replica(user: string): Promise<UserReplica> {
     return (await this.forUser(user)).replica;
+  }
+
+  /**
+   * A wait between a local op being durable here and the command that made it
+   * answering OK: `durability: replicated` waits for a storage replica's
+   * acknowledgement. The op stays written if the wait fails; only the OK is withheld.
+   */
+  setReplicationBarrier(barrier: ((user: string, op: Op) => Promise<void>) | undefined): void {
+    this.barrier = barrier;
   }
 
   /** Called after each op is durable; replication ships the local ones. Returns the unsubscribe function. */
@@ -122,6 +132,7 @@ export class LevelMailStore implements MailStore {
       replicaId: this.opts.replicaId,
       snapshotEvery: this.opts.snapshotEvery ?? 500,
       log: this.opts.log,
+      afterLocalDurable: (user, op) => this.barrier?.(user, op),
       onDurable: (user, op, local) => {
         for (const l of this.durableListeners) {
           try {

@@ -46,6 +46,8 @@ export interface ReplicaContext {
   log?: Logger;
   /** Called once an op (local or remote) is on disk; replication ships local ones from here. */
   onDurable(user: string, op: Op, local: boolean): void;
+  /** Awaited after a local op is on disk and before its command may answer OK (durability: replicated). */
+  afterLocalDurable?(user: string, op: Op): Promise<void> | undefined;
   /** Tracks a write that needs no fsync, so close() can wait for it. */
   background(write: Promise<unknown>): void;
   /** The replica's memory no longer matches the disk; drop it so the next login reloads. */
@@ -290,6 +292,7 @@ export class UserReplica {
       () => {
         attachments?.settle?.();
         this.ctx.onDurable(this.user, op, local);
+        return local ? this.ctx.afterLocalDurable?.(this.user, op) : undefined;
       },
       (err: unknown) => {
         attachments?.settle?.();

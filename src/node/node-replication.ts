@@ -3,9 +3,12 @@
 // A worker that starts (or returns after a crash) takes no sessions until
 // every storage node has answered its first full exchange, so that it never
 // serves a user state older than what the storage node served meanwhile.
+// With `durability: replicated` a worker's writes answer OK only once a
+// storage node has acknowledged them.
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { ClusterConfig, NodeConfig } from "../config/cluster";
+import { StoreError } from "../imap/store-port";
 import type { LevelMailStore } from "../mailstore";
 import { replicationMetrics } from "../metrics/replication";
 import type { Metrics } from "../metrics";
@@ -24,6 +27,8 @@ export interface NodeReplicationOptions {
   log: Logger;
   /** A storage node that stays unreachable this long no longer holds a returning worker back. Default 3 s. */
   unreachableGraceMs?: number;
+  /** durability: replicated: how long a write waits for a storage node's acknowledgement. Default 5 s. */
+  replicatedAckMs?: number;
 }
 
 export class NodeReplication {
@@ -52,6 +57,16 @@ export class NodeReplication {
 
   async start(): Promise<void> {
     await this.replicator.start();
+    const { config, self, store } = this.opts;
+    if (config.durability === "replicated" && self.role === "worker") {
+      const storage = new Set(config.nodes.filter((n) => n.role === "storage").map((n) => n.name));
+      const ms = this.opts.replicatedAckMs ?? 5_000;
+      store.setReplicationBarrier((user, op) =>
+        this.replicator.waitForAck(user, op, (peer) => storage.has(peer), ms).catch((err: unknown) => {
+          throw new StoreError("UNAVAILABLE", `Saved on this node, but ${(err as Error).message}; it will be replicated later`);
+        }),
+      );
+    }
     this.links.start();
   }
 

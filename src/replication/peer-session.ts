@@ -18,7 +18,7 @@ export interface SessionHost {
   holds(user: string): boolean;
   vectorOf(user: string): Promise<VersionVector>;
   opsAfter(user: string, after: VersionVector): Promise<Op[]>;
-  receive(user: string, ops: Op[], from: PeerSession): Promise<void>;
+  receive(user: string, ops: Op[], from: PeerSession, blobs?: ReadonlyMap<string, Buffer>): Promise<void>;
   blob(sha: string): Promise<Buffer | undefined>;
   metrics?: ReplicationMetricsSink;
 }
@@ -55,6 +55,8 @@ export class PeerSession {
   private readonly behind = new Set<string>();
   private full = false;
   private readonly blobWaiters = new Map<string, Array<(b: Buffer | undefined) => void>>();
+  /** Bodies sent to or received from this peer lately (bounded), so a COPY does not ship its body again. */
+  private readonly shippedBlobs = new Set<string>();
   private readonly onClose: () => void;
 
   constructor(
@@ -69,6 +71,7 @@ export class PeerSession {
       this.closed = true;
       for (const waiters of this.blobWaiters.values()) for (const w of waiters) w(undefined);
       this.blobWaiters.clear();
+      for (const w of [...this.ackWaiters]) w.resolve(false);
       onClose(this);
     };
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
@@ -94,18 +97,54 @@ export class PeerSession {
     return ok;
   }
 
-  /** A local op, the moment it is durable. Skipped while the stream is full; the catch-up sends it later. */
-  sendLive(user: string, op: Op, now: number): void {
+  /**
+   * A local op, the moment it is durable, with the bodies the peer has not
+   * been sent yet (a new APPEND's; not a COPY's, whose body went with the
+   * original). Skipped while the stream is full; the catch-up sends it later.
+   */
+  async sendLive(user: string, op: Op, now: number): Promise<void> {
     if (this.full) {
       this.behind.add(user);
       return;
     }
-    this.send({ t: "ops", user, ops: [op] });
+    const blobs: Array<[string, Buffer]> = [];
+    for (const e of op.effects) {
+      if (e.type !== "message.add" || this.shippedBlobs.has(e.blob)) continue;
+      const body = await this.host.blob(e.blob);
+      if (body) blobs.push([e.blob, body]);
+      this.rememberShipped(e.blob);
+    }
+    this.send(blobs.length > 0 ? { t: "ops", user, ops: [op], blobs } : { t: "ops", user, ops: [op] });
     this.host.metrics?.opsSent(this.peer, 1);
     if (this.live.size >= MAX_TRACKED_LIVE) this.live.delete(this.live.keys().next().value!);
     this.live.set(`${op.id.replica}:${op.id.seq}`, { user, op, sentAt: now });
     this.host.metrics?.outboxDepth(this.peer, this.live.size);
   }
+
+  rememberShipped(sha: string): void {
+    if (this.shippedBlobs.size >= MAX_TRACKED_LIVE) this.shippedBlobs.delete(this.shippedBlobs.values().next().value!);
+    this.shippedBlobs.add(sha);
+  }
+
+  /** Whether the peer has acknowledged `op` for `user`. */
+  hasAcked(user: string, op: Op): boolean {
+    const vv = this.acked.get(user);
+    return vv !== undefined && isDelivered(op, vv);
+  }
+
+  /** Resolves once the peer's vector for `user` covers `op`, or with false after `ms` or when the stream closes. */
+  waitForAck(user: string, op: Op, ms: number): Promise<boolean> {
+    if (this.hasAcked(user, op)) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const w = { user, op, resolve: (ok: boolean) => { clearTimeout(timer); this.ackWaiters.delete(w); resolve(ok); } };
+      const timer = setTimeout(() => w.resolve(false), ms);
+      this.ackWaiters.add(w);
+    });
+  }
+
+  private readonly applying = new Set<Promise<void>>();
+  private readonly ackWaiters = new Set<{ user: string; op: Op; resolve: (ok: boolean) => void }>();
 
   /** Seconds since the oldest live op the peer has not acknowledged (0 when none). */
   lagSeconds(now: number): number {
@@ -199,9 +238,18 @@ export class PeerSession {
         this.send({ t: "vv", users: vv });
         return;
       }
-      case "ops":
-        return this.host.receive(m.user, m.ops, this);
+      case "ops": {
+        const blobs = m.blobs ? new Map(m.blobs) : undefined;
+        for (const sha of blobs?.keys() ?? []) this.rememberShipped(sha);
+        // Not awaited: the replicator keeps each user's ops in order, and other users need not wait.
+        const applying = this.host.receive(m.user, m.ops, this, blobs).catch((err: unknown) => this.fail(err));
+        this.applying.add(applying);
+        void applying.finally(() => this.applying.delete(applying));
+        return;
+      }
       case "synced":
+        // Everything sent before the marker is applied before we call the peer synced.
+        await Promise.all([...this.applying]);
         this.synced = true;
         return;
       default:
@@ -218,6 +266,7 @@ export class PeerSession {
     for (const user of names) {
       const theirs = users[user] ?? {};
       this.acked.set(user, theirs);
+      for (const w of [...this.ackWaiters]) if (w.user === user && isDelivered(w.op, theirs)) w.resolve(true);
       for (const [k, e] of this.live) if (e.user === user && isDelivered(e.op, theirs)) {
         this.host.metrics?.ackLatency(this.peer, (now - e.sentAt) / 1000);
         this.live.delete(k);

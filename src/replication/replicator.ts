@@ -109,9 +109,9 @@ export class Replicator implements SessionHost {
   }
 
   /** Applies what a peer sent for `user`, in causal order, one user at a time. */
-  receive(user: string, ops: Op[], from: PeerSession): Promise<void> {
+  receive(user: string, ops: Op[], from: PeerSession, blobs?: ReadonlyMap<string, Buffer>): Promise<void> {
     if (!this.opts.shouldHold(this.self, user)) return Promise.resolve();
-    const run = (this.locks.get(user) ?? Promise.resolve()).then(() => this.deliver(user, ops, from));
+    const run = (this.locks.get(user) ?? Promise.resolve()).then(() => this.deliver(user, ops, from, blobs));
     const settled = run.catch(() => undefined);
     this.locks.set(user, settled);
     void settled.then(() => {
@@ -120,33 +120,54 @@ export class Replicator implements SessionHost {
     return run;
   }
 
-  private async deliver(user: string, ops: Op[], from: PeerSession): Promise<void> {
+  private async deliver(user: string, ops: Op[], from: PeerSession, carried?: ReadonlyMap<string, Buffer>): Promise<void> {
     const replica = await this.opts.store.replica(user);
     this.held.add(user);
     let inbox = this.inboxes.get(user);
     if (!inbox) this.inboxes.set(user, (inbox = new CausalInbox()));
     inbox.add(ops, replica.versionVector());
-    let applied = 0;
-    for (let op = inbox.next(replica.versionVector()); op; op = inbox.next(replica.versionVector())) {
-      const shas = new Set<string>();
-      for (const e of op.effects) if (e.type === "message.add" && !(await this.opts.store.hasBlob(e.blob))) shas.add(e.blob);
-      let blobs: Map<string, Buffer> | undefined;
-      if (shas.size > 0) {
-        const got = await from.fetchBlobs([...shas]);
-        if ([...got.values()].some((b) => b === undefined)) {
-          // Without its body the message cannot be applied; a later exchange (with this or another peer) brings both.
-          this.opts.log.warn({ user, op: `${op.id.replica}:${op.id.seq}`, peer: from.peer }, "peer lacks a blob; op left for anti-entropy");
-          inbox.clear();
-          break;
-        }
-        blobs = got as Map<string, Buffer>;
+    // Bodies: carried by live ops; for the rest, one request for every body this batch lacks (one round trip, not one per op).
+    const bodies = new Map<string, Buffer>(carried ?? []);
+    const wanted = new Set<string>();
+    for (const op of ops) {
+      for (const e of op.effects) {
+        if (e.type === "message.add" && !bodies.has(e.blob) && !(await this.opts.store.hasBlob(e.blob))) wanted.add(e.blob);
       }
-      if (await replica.applyRemote(op, blobs)) applied++;
     }
+    if (wanted.size > 0) {
+      for (const [sha, body] of await from.fetchBlobs([...wanted])) if (body) bodies.set(sha, body);
+    }
+    let applied = 0;
+    const writes: Promise<void>[] = [];
+    for (let op = inbox.next(replica.versionVector()); op; op = inbox.next(replica.versionVector())) {
+      const blobs = new Map<string, Buffer>();
+      let lacking = false;
+      for (const e of op.effects) {
+        if (e.type !== "message.add") continue;
+        const body = bodies.get(e.blob);
+        if (body) blobs.set(e.blob, body);
+        else if (!(await this.opts.store.hasBlob(e.blob))) lacking = true;
+      }
+      if (lacking) {
+        // Without its body the message cannot be applied; a later exchange (with this or another peer) brings both.
+        this.opts.log.warn({ user, op: `${op.id.replica}:${op.id.seq}`, peer: from.peer }, "peer lacks a blob; op left for anti-entropy");
+        inbox.clear();
+        break;
+      }
+      // applyRemote changes the state before its first await, so the next op sees it; the disk
+      // writes of the whole batch then share the commit queue's fsyncs.
+      writes.push(replica.applyRemote(op, blobs.size > 0 ? blobs : undefined).then((ok) => void (ok && applied++)));
+    }
+    await Promise.all(writes);
     if (inbox.size === 0) this.inboxes.delete(user);
     // A gap (an op whose context came by another path we have not seen): our vector makes the sender fill it.
     else from.dirty.add(user);
-    if (applied > 0) this.metrics?.opsApplied(applied);
+    if (applied > 0) {
+      this.metrics?.opsApplied(applied);
+      // Acknowledge to the sender at once: a writer under `durability: replicated` is waiting for it.
+      from.dirty.add(user);
+      from.flushDirty();
+    }
   }
 
   private onDurable(user: string, op: Op, local: boolean): void {
@@ -155,10 +176,28 @@ export class Replicator implements SessionHost {
       const reassigned = op.effects.filter((e) => e.type === "uid.reassign").length;
       if (reassigned > 0) this.metrics?.uidReassigned(reassigned);
       const now = this.now();
-      for (const s of this.sessions) if (this.opts.shouldHold(s.peer, user)) s.sendLive(user, op, now);
+      for (const s of this.sessions) {
+        if (!this.opts.shouldHold(s.peer, user)) continue;
+        s.sendLive(user, op, now).catch((err: unknown) => this.opts.log.warn({ peer: s.peer, err }, "live op not shipped"));
+      }
     }
     // Tell every peer (the sender included: this is its acknowledgement) what we now have.
     for (const s of this.sessions) if (this.opts.shouldHold(s.peer, user)) s.dirty.add(user);
+  }
+
+  /**
+   * For `durability: replicated`: resolves once one of `peers` has
+   * acknowledged `op`; rejects after `ms` (the op stays written here and
+   * reaches the peers later).
+   */
+  async waitForAck(user: string, op: Op, peers: (name: string) => boolean, ms: number): Promise<void> {
+    const candidates = [...this.sessions].filter((s) => peers(s.peer) && this.opts.shouldHold(s.peer, user));
+    if (candidates.some((s) => s.hasAcked(user, op))) return;
+    const acks = candidates.map((s) => s.waitForAck(user, op, ms).then((ok) => (ok ? true : Promise.reject(new Error("no ack")))));
+    if (acks.length === 0) throw new Error("no storage replica is connected");
+    await Promise.any(acks).catch(() => {
+      throw new Error(`no storage replica acknowledged within ${ms} ms`);
+    });
   }
 
   private reportGauges(): void {

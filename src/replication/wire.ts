@@ -6,7 +6,8 @@
 //          the sender's acknowledgement, sends the ops the sender lacks, and
 //          answers with its own vector for a user where it lacks something.
 //   sync   "send me your vectors for these users" (or all shared users).
-//   ops    ops of one user, in causal order; blobs are not inside.
+//   ops    ops of one user, in causal order; a live op carries the body it
+//          introduced (new to the peer), anti-entropy ops carry none.
 //   want   blob digests the receiver lacks for ops it holds back.
 //   blobs  the bodies asked for, and the digests the sender does not have.
 //   synced end of the answer to a full sync: the sender has sent everything.
@@ -16,7 +17,7 @@ import type { Op, VersionVector } from "../crdt/types";
 export type ReplicationMessage =
   | { t: "vv"; users: Record<string, VersionVector>; full?: boolean }
   | { t: "sync"; users?: string[] }
-  | { t: "ops"; user: string; ops: Op[] }
+  | { t: "ops"; user: string; ops: Op[]; blobs?: Array<[string, Buffer]> }
   | { t: "want"; shas: string[] }
   | { t: "blobs"; items: Array<[string, Buffer]>; missing?: string[] }
   | { t: "synced" };

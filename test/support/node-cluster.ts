@@ -14,6 +14,8 @@ import type { RunningServer } from "./server";
 export interface NodeClusterOptions {
   workers?: number;
   storage?: number;
+  distributors?: number;
+  durability?: "local" | "replicated";
   users: ReadonlyArray<readonly [string, string]>;
   logLevel?: string;
   /** Environment per node name, for overrides that only that process sees. */
@@ -38,6 +40,8 @@ export class NodeCluster {
       dir,
       workers: opts.workers ?? 2,
       storage: opts.storage ?? 1,
+      distributors: opts.distributors ?? 1,
+      durability: opts.durability,
       host: "127.0.0.1",
       logLevel: opts.logLevel ?? "warn",
     });
@@ -48,11 +52,14 @@ export class NodeCluster {
     return new NodeCluster(dir, configFile, config, opts);
   }
 
-  /** Starts every node: the mail nodes first, then the distributor. */
-  async startAll(): Promise<this> {
+  /** Starts every node but `skip`: the mail nodes first, then the distributors. */
+  async startAll(skip: string[] = []): Promise<this> {
     try {
-      await Promise.all(this.mailNodes().map((n) => this.startNode(n.name)));
-      await this.startNode("dist-1");
+      await Promise.all(this.mailNodes().filter((n) => !skip.includes(n.name)).map((n) => this.startNode(n.name)));
+      const dists = this.config.nodes.filter((n) => n.role === "distributor" && !skip.includes(n.name));
+      await Promise.all(dists.map((n) => this.startNode(n.name)));
+      // Workers take sessions once they have caught up with storage; wait for it, so no test starts on a split.
+      for (const n of this.mailNodes().filter((m) => !skip.includes(m.name))) await this.waitReady(n.name);
     } catch (err) {
       await this.stop();
       throw err;
@@ -91,6 +98,16 @@ export class NodeCluster {
     return p;
   }
 
+  /** Polls the node's /readyz until it answers 200 (bounded: 15 s). */
+  async waitReady(name: string): Promise<void> {
+    for (let i = 0; i < 150; i++) {
+      const res = await fetch(`${this.adminUrl(name)}/readyz`).catch(() => undefined);
+      if (res?.status === 200) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${name} not ready within 15 s`);
+  }
+
   /** The last log lines of a node, for failure messages. */
   log(name: string): string {
     return this.logs.get(name) ?? "";
@@ -108,9 +125,9 @@ export class NodeCluster {
     return p.exited;
   }
 
-  /** What the e2e client helpers need to reach the distributor. */
-  server(): RunningServer {
-    const dist = this.processes.get("dist-1")!;
+  /** What the e2e client helpers need to reach a distributor. */
+  server(name = "dist-1"): RunningServer {
+    const dist = this.processes.get(name)!;
     const [host, port] = splitHostPort(dist.ready.imaps!);
     const [, imapPort] = splitHostPort(dist.ready.imap!);
     return {
@@ -119,7 +136,7 @@ export class NodeCluster {
       imapPort,
       dataDir: this.dir,
       pid: dist.pid,
-      stderr: () => this.log("dist-1"),
+      stderr: () => this.log(name),
       stdout: () => "",
       alive: () => dist.child.exitCode === null && dist.child.signalCode === null,
       stop: async () => {
