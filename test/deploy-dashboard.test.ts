@@ -6,9 +6,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetrics, type Metrics } from "../src/metrics";
 import { EVERY_NODE_FAMILIES, MAIL_NODE_FAMILIES } from "../src/metrics/families";
+import { REPLICATION_FAMILIES, replicationMetrics } from "../src/metrics/replication";
 
 const FILE = path.resolve(__dirname, "..", "deploy", "grafana", "charon-dashboard.json");
-const ISSUE_FAMILIES = [...EVERY_NODE_FAMILIES, ...MAIL_NODE_FAMILIES];
+const ISSUE_FAMILIES = [...EVERY_NODE_FAMILIES, ...MAIL_NODE_FAMILIES, ...REPLICATION_FAMILIES];
 
 interface Panel {
   id: number;
@@ -36,6 +37,13 @@ describe("Grafana dashboard", () => {
     obs.sessionOpened();
     obs.commandDone("NOOP", "OK", 0.001);
     obs.authFailed("authenticationfailed");
+    // a mail node also registers the replication metrics; one sample per labelled family
+    const repl = replicationMetrics(metrics.registry);
+    repl.lag("peer-1", 0);
+    repl.ackLatency("peer-1", 0.001);
+    repl.outboxDepth("peer-1", 0);
+    repl.opsSent("peer-1", 1);
+    repl.bytesShipped("peer-1", 1);
     families = new Map();
     for (const f of await metrics.registry.getMetricsAsJSON()) {
       const labels = new Set<string>(["node", "role", "le", "instance", "job", "pod", "namespace"]);

@@ -7,6 +7,7 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EVERY_NODE_FAMILIES, MAIL_NODE_FAMILIES } from "../src/metrics/families";
+import { REPLICATION_FAMILIES } from "../src/metrics/replication";
 import { parsePrometheusText, sampleValue, type MetricFamily } from "../src/metrics/parse";
 import { clusterNodes, isAlive, routeOf, type ClusterNode } from "./support/cluster";
 import { closeQuietly, connected } from "./support/imapflow-client";
@@ -82,7 +83,7 @@ describe("lifecycle and metrics of the cluster's processes", () => {
     for (const n of nodes) {
       const m = await curlMetrics(n);
       for (const f of EVERY_NODE_FAMILIES) expect(m.has(f), `${n.name} ${f}`).toBe(true);
-      if (n.role !== "distributor") for (const f of MAIL_NODE_FAMILIES) expect(m.has(f), `${n.name} ${f}`).toBe(true);
+      if (n.role !== "distributor") for (const f of [...MAIL_NODE_FAMILIES, ...REPLICATION_FAMILIES]) expect(m.has(f), `${n.name} ${f}`).toBe(true);
     }
     const before = { dist: await curlMetrics(dist), home: await curlMetrics(home) };
 
@@ -110,6 +111,9 @@ describe("lifecycle and metrics of the cluster's processes", () => {
       expect(moved("charon_relayed_bytes_total", { direction: "in" }, "dist")).toBeGreaterThan(5000);
       expect(moved("charon_relayed_bytes_total", { direction: "out" }, "dist")).toBeGreaterThan(0);
       expect(sampleValue(during.home, "charon_leveldb_size_bytes")).toBeGreaterThan(0);
+      // The APPEND went on to the storage node: the home worker shipped it.
+      expect(moved("charon_replication_ops_sent_total", {}, "home")).toBeGreaterThan(0);
+      expect(moved("charon_replication_bytes_shipped_total", {}, "home")).toBeGreaterThan(5000);
     } finally {
       await closeQuietly(c);
     }
