@@ -4,7 +4,7 @@
 // holds no mail.
 import type tls from "node:tls";
 import type { Logger } from "pino";
-import { startAdminServer, type AdminServer } from "../src/admin/http";
+import type { AdminServer } from "../src/admin/http";
 import { AuthRateLimiter, rateLimitedAuthenticator } from "../src/auth/rate-limit";
 import { UserDirectory } from "../src/auth/user-directory";
 import { nodeByName, nodesWithRole, readNodeTls, readPublicTls, type ClusterConfig, type HostPort } from "../src/config/cluster";
@@ -13,6 +13,7 @@ import type { MailStore } from "../src/imap/store-port";
 import { connectMux } from "../src/link";
 import { createMetrics, type Metrics } from "../src/metrics";
 import { CLUSTER_LINK } from "../src/node/link-options";
+import { startNodeAdmin } from "../src/node/node-admin";
 import { sessionHeader } from "../src/node/session-header";
 import { SessionListener, type BoundEndpoints } from "../src/server/listener";
 import { expectPeer, internalClientOptions } from "../src/tls/mtls";
@@ -109,16 +110,11 @@ export async function startDistributor(opts: DistributorOptions): Promise<Runnin
   try {
     await backend.warmUp();
     const endpoints = await listener.listen({ imaps: node.imaps, imap: node.imap });
-    admin = await startAdminServer({
-      host: node.admin?.host,
-      port: node.admin?.port ?? 0,
+    admin = await startNodeAdmin({
+      node,
       metrics,
-      ready: () => {
-        if (closing) return { ready: false, reason: "shutting down" };
-        if (backend.upNodes().length === 0) return { ready: false, reason: "no mail node reachable" };
-        return { ready: true };
-      },
       log,
+      notReady: () => (closing ? "shutting down" : backend.upNodes().length === 0 ? "no mail node reachable" : undefined),
     });
     const adminAddress = { host: admin.host, port: admin.port };
     log.info({ ...endpoints, admin: adminAddress }, "distributor ready");

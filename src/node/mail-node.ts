@@ -5,7 +5,7 @@
 // already logged in: the distributor checked the password.
 import type tls from "node:tls";
 import type { Logger } from "pino";
-import { startAdminServer, type AdminServer } from "../admin/http";
+import type { AdminServer } from "../admin/http";
 import { nodeByName, readNodeTls, type ClusterConfig, type HostPort } from "../config/cluster";
 import { dataPaths } from "../config/paths";
 import { ImapSession } from "../imap/session";
@@ -18,6 +18,7 @@ import { assertPeerAllowed, internalServerOptions, type PeerIdentity } from "../
 import { listenServer, closeServer } from "../server/listen";
 import { heldMail, replicaView } from "./admin-views";
 import { CLUSTER_LINK } from "./link-options";
+import { startNodeAdmin } from "./node-admin";
 import { NodeReplication } from "./node-replication";
 import { REPLICATION_STREAM } from "./peer-links";
 import { replicaIdFor } from "./replica-id";
@@ -142,16 +143,11 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
     server = listenMux(internalServerOptions(pair, ca), onLink, { ...CLUSTER_LINK, log: log.child({ component: "link" }) });
     const internal = await listenServer(server, node.internal);
     await replication.start();
-    admin = await startAdminServer({
-      host: node.admin?.host,
-      port: node.admin?.port ?? 0,
+    admin = await startNodeAdmin({
+      node,
       metrics,
-      ready: () => {
-        if (closing) return { ready: false, reason: "shutting down" };
-        if (!replication.caughtUp()) return { ready: false, reason: "catching up" };
-        return { ready: true };
-      },
       log,
+      notReady: () => (closing ? "shutting down" : replication.caughtUp() ? undefined : "catching up"),
       json: { "/users": () => heldMail(store), "/replica": (q) => replicaView(store, q.get("user")) },
     });
     const adminAddress = { host: admin.host, port: admin.port };
