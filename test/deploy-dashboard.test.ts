@@ -44,6 +44,7 @@ describe("Grafana dashboard", () => {
     repl.outboxDepth("peer-1", 0);
     repl.opsSent("peer-1", 1);
     repl.bytesShipped("peer-1", 1);
+    repl.snapshotSent("peer-1");
     families = new Map();
     for (const f of await metrics.registry.getMetricsAsJSON()) {
       const labels = new Set<string>(["node", "role", "le", "instance", "job", "pod", "namespace"]);

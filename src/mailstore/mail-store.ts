@@ -7,6 +7,10 @@ import { StoreError, type MailStore } from "../imap/store-port";
 import { BlobStore } from "./blob-store";
 import { CommitQueue } from "./commit-queue";
 import { openDb, type BatchOp, type Db } from "./leveldb";
+import { deserializeState, serializeState, versionVector } from "../crdt";
+import { compactedFloor, compactionBatch, floorKey, needsSnapshot } from "./compaction";
+import { keys, PREFIX_END } from "./keys";
+import { jsonValue } from "./leveldb";
 import { causalOrder, readOpsAfter } from "./oplog";
 import { UserReplica, type Logger, type ReplicaContext } from "./user-replica";
 import { LevelUserStore } from "./user-store";
@@ -97,6 +101,45 @@ export class LevelMailStore implements MailStore {
   async readOps(user: string, after: VersionVector): Promise<Op[]> {
     const full: VersionVector = { genesis: 1, ...after };
     return causalOrder(await readOpsAfter(this.db, user, full), full).ordered;
+  }
+
+  /**
+   * What a peer at `after` needs: the ops it lacks, or, when some of those
+   * were compacted away, a snapshot of the whole current state.
+   */
+  async catchUp(user: string, after: VersionVector): Promise<{ ops: Op[] } | { snapshot: Buffer }> {
+    if (needsSnapshot(await compactedFloor(this.db, user), after)) {
+      await this.queue.drain();
+      return { snapshot: serializeState((await this.replica(user)).state) };
+    }
+    return { ops: await this.readOps(user, after) };
+  }
+
+  /** Deletes `user`'s ops up to `floor` (what every replica acknowledged), behind a fresh snapshot. */
+  async compact(user: string, floor: VersionVector): Promise<number> {
+    const replica = await this.replica(user);
+    await this.queue.drain();
+    const { batch, removed } = await compactionBatch(this.db, replica, floor);
+    if (removed > 0) await this.queue.submit(batch);
+    return removed;
+  }
+
+  /**
+   * Starts a user this node has never held from a peer's snapshot (a new or
+   * emptied replica whose missing ops were compacted away elsewhere). Refused
+   * when the user already has data here: a snapshot does not merge.
+   */
+  async installSnapshot(user: string, snapshot: Buffer): Promise<boolean> {
+    if (this.users.has(user) || (await this.db.get(keys.snapshot(user))) !== undefined) return false;
+    const prefix = keys.opPrefix(user);
+    if ((await this.db.keys({ gt: prefix, lt: prefix + PREFIX_END, limit: 1 }).all()).length > 0) return false;
+    const state = deserializeState(snapshot);
+    const vv = versionVector(state);
+    await this.queue.submit([
+      { type: "put", key: keys.snapshot(user), value: snapshot },
+      { type: "put", key: floorKey(user), value: jsonValue(vv) },
+    ]);
+    return true;
   }
 
   getBlob(sha: string): Promise<Buffer | undefined> {

@@ -48,5 +48,6 @@ export function replicationMetrics(registry: Registry): ReplicatorMetrics {
     opsApplied: (n) => applied.inc(n),
     opsBuffered: (n) => buffered.set(n),
     uidReassigned: (n) => reassigned.inc(n),
+    snapshotSent: () => snapshots.inc(),
   };
 }

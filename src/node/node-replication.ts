@@ -43,6 +43,7 @@ export class NodeReplication {
       store: opts.store,
       self: opts.self.name,
       shouldHold: (node, user) => holdsReplica(opts.config, router, node, user),
+      replicasOf: (user) => opts.config.nodes.filter((n) => holdsReplica(opts.config, router, n.name, user)).map((n) => n.name),
       log: opts.log.child({ component: "replication" }),
       metrics: replicationMetrics(opts.metrics.registry),
     });

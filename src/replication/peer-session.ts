@@ -17,7 +17,10 @@ export interface SessionHost {
   shouldHold(node: string, user: string): boolean;
   holds(user: string): boolean;
   vectorOf(user: string): Promise<VersionVector>;
-  opsAfter(user: string, after: VersionVector): Promise<Op[]>;
+  /** The ops a peer at `after` lacks, or a snapshot when some were compacted away. */
+  catchUp(user: string, after: VersionVector): Promise<{ ops: Op[] } | { snapshot: Buffer }>;
+  /** A peer's snapshot of a user; true when installed (we held nothing of the user). */
+  installSnapshot(user: string, state: Buffer): Promise<boolean>;
   receive(user: string, ops: Op[], from: PeerSession, blobs?: ReadonlyMap<string, Buffer>): Promise<void>;
   blob(sha: string): Promise<Buffer | undefined>;
   metrics?: ReplicationMetricsSink;
@@ -32,6 +35,7 @@ export interface ReplicationMetricsSink {
   /** Time from sending a live op to its acknowledgement (a histogram). */
   ackLatency(peer: string, seconds: number): void;
   outboxDepth(peer: string, depth: number): void;
+  snapshotSent(peer: string): void;
 }
 
 const OPS_PER_MESSAGE = 200;
@@ -247,6 +251,14 @@ export class PeerSession {
         void applying.finally(() => this.applying.delete(applying));
         return;
       }
+      case "snapshot": {
+        await Promise.all([...this.applying]);
+        if (await this.host.installSnapshot(m.user, m.state)) {
+          // Now ask for what came after the snapshot.
+          this.send({ t: "vv", users: { [m.user]: await this.host.vectorOf(m.user) } });
+        } else this.log.warn({ peer: this.peer, user: m.user }, "snapshot not installed: this node already holds the user");
+        return;
+      }
       case "synced":
         // Everything sent before the marker is applied before we call the peer synced.
         await Promise.all([...this.applying]);
@@ -272,7 +284,13 @@ export class PeerSession {
         this.live.delete(k);
       }
       if (this.host.holds(user) && this.host.shouldHold(this.peer, user)) {
-        const ops = await this.host.opsAfter(user, theirs);
+        const answer = await this.host.catchUp(user, theirs);
+        if ("snapshot" in answer) {
+          this.send({ t: "snapshot", user, state: answer.snapshot });
+          this.host.metrics?.snapshotSent(this.peer);
+          continue;
+        }
+        const ops = answer.ops;
         for (let i = 0; i < ops.length; i += OPS_PER_MESSAGE) {
           const batch = ops.slice(i, i + OPS_PER_MESSAGE);
           this.send({ t: "ops", user, ops: batch });

@@ -27,6 +27,11 @@ export interface ReplicatorOptions {
   metrics?: ReplicatorMetrics;
   /** How often changed users' vectors go out. Default 100 ms. */
   flushMs?: number;
+  /** The other nodes that hold `user`: its log is compacted once all of them acknowledged. */
+  replicasOf?: (user: string) => string[];
+  /** How often compaction is considered, and how many acknowledged ops make it worth it. Defaults 10 s, 1000. */
+  compactEveryMs?: number;
+  compactMinOps?: number;
   now?: () => number;
 }
 
@@ -38,6 +43,10 @@ export class Replicator implements SessionHost {
   private readonly inboxes = new Map<string, CausalInbox>();
   private readonly locks = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  private compactTimer: NodeJS.Timeout | undefined;
+  /** Users with new ops since the last compaction round, and the floor each was last compacted to. */
+  private readonly touched = new Set<string>();
+  private readonly floors = new Map<string, VersionVector>();
   private unsubscribe: (() => void) | undefined;
   private readonly now: () => number;
 
@@ -55,6 +64,43 @@ export class Replicator implements SessionHost {
       this.reportGauges();
     }, this.opts.flushMs ?? 100);
     this.timer.unref();
+    if (this.opts.replicasOf) {
+      this.compactTimer = setInterval(() => void this.compactRound().catch((err: unknown) => this.opts.log.warn({ err }, "compaction failed")), this.opts.compactEveryMs ?? 10_000);
+      this.compactTimer.unref();
+    }
+  }
+
+  /**
+   * Compacts each recently changed user whose every other replica has a live
+   * stream and has acknowledged, up to what all of them (and we) have.
+   */
+  async compactRound(): Promise<number> {
+    let removed = 0;
+    const users = [...this.touched];
+    this.touched.clear();
+    for (const user of users) {
+      const others = this.opts.replicasOf!(user).filter((n) => n !== this.self);
+      const acks: VersionVector[] = [];
+      for (const peer of others) {
+        const vv = [...this.sessions].find((s) => s.peer === peer && !s.closed)?.acked.get(user);
+        if (vv) acks.push(vv);
+      }
+      if (acks.length < others.length) {
+        this.touched.add(user); // try again later
+        continue;
+      }
+      const ours = await this.vectorOf(user);
+      const floor: VersionVector = {};
+      for (const [origin, seq] of Object.entries(ours)) floor[origin] = Math.min(seq, ...acks.map((a) => a[origin] ?? 0));
+      const total = (v: VersionVector) => Object.values(v).reduce((a, b) => a + b, 0);
+      if (total(floor) - total(this.floors.get(user) ?? {}) < (this.opts.compactMinOps ?? 1000)) {
+        this.touched.add(user);
+        continue;
+      }
+      removed += await this.opts.store.compact(user, floor);
+      this.floors.set(user, floor);
+    }
+    return removed;
   }
 
   /** Runs the protocol on a replication stream to `peer` (dialled or accepted). */
@@ -100,8 +146,15 @@ export class Replicator implements SessionHost {
     return (await this.opts.store.replica(user)).versionVector();
   }
 
-  opsAfter(user: string, after: VersionVector): Promise<Op[]> {
-    return this.opts.store.readOps(user, after);
+  catchUp(user: string, after: VersionVector): Promise<{ ops: Op[] } | { snapshot: Buffer }> {
+    return this.opts.store.catchUp(user, after);
+  }
+
+  async installSnapshot(user: string, state: Buffer): Promise<boolean> {
+    if (!this.opts.shouldHold(this.self, user) || this.held.has(user)) return false;
+    const ok = await this.opts.store.installSnapshot(user, state);
+    if (ok) this.held.add(user);
+    return ok;
   }
 
   blob(sha: string): Promise<Buffer | undefined> {
@@ -172,6 +225,7 @@ export class Replicator implements SessionHost {
 
   private onDurable(user: string, op: Op, local: boolean): void {
     this.held.add(user);
+    this.touched.add(user);
     if (local) {
       const reassigned = op.effects.filter((e) => e.type === "uid.reassign").length;
       if (reassigned > 0) this.metrics?.uidReassigned(reassigned);
@@ -212,6 +266,7 @@ export class Replicator implements SessionHost {
 
   close(): void {
     clearInterval(this.timer);
+    clearInterval(this.compactTimer);
     this.unsubscribe?.();
     for (const s of [...this.sessions]) s.close();
   }

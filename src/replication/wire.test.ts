@@ -15,6 +15,7 @@ describe("replication wire", () => {
       { t: "want", shas: ["ab".repeat(32)] },
       { t: "blobs", items: [["ab".repeat(32), Buffer.from([0, 1, 2, 255])]], missing: ["cd".repeat(32)] },
       { t: "synced" },
+      { t: "snapshot", user: "alice", state: Buffer.from("state bytes") },
     ];
     const bytes = Buffer.concat(messages.map(encodeMessage));
     fc.assert(

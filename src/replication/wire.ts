@@ -11,6 +11,8 @@
 //   want   blob digests the receiver lacks for ops it holds back.
 //   blobs  the bodies asked for, and the digests the sender does not have.
 //   synced end of the answer to a full sync: the sender has sent everything.
+//   snapshot  a user's whole state, for a peer that needs ops the sender has
+//          compacted away (it installs it only if it holds nothing of the user).
 import { Packr, Unpackr } from "msgpackr";
 import type { Op, VersionVector } from "../crdt/types";
 
@@ -20,7 +22,8 @@ export type ReplicationMessage =
   | { t: "ops"; user: string; ops: Op[]; blobs?: Array<[string, Buffer]> }
   | { t: "want"; shas: string[] }
   | { t: "blobs"; items: Array<[string, Buffer]>; missing?: string[] }
-  | { t: "synced" };
+  | { t: "synced" }
+  | { t: "snapshot"; user: string; state: Buffer };
 
 /** Larger frames are refused: a bug or a hostile peer must not make us buffer without bound. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -69,6 +72,9 @@ export function validateMessage(v: unknown): ReplicationMessage {
       return v as ReplicationMessage;
     case "synced":
       return { t: "synced" };
+    case "snapshot":
+      if (typeof v.user !== "string" || !Buffer.isBuffer(v.state)) throw new WireError("bad snapshot");
+      return v as ReplicationMessage;
     default:
       throw new WireError(`unknown message type ${JSON.stringify(v.t)}`);
   }
