@@ -88,7 +88,7 @@ export async function startDistributor(opts: DistributorOptions): Promise<Runnin
         authenticate: rateLimitedAuthenticator(limiter, f.remoteAddress, (u, p) => directory.verify(u, p), {
           onRefused: (_ip, user) => f.log.warn({ user }, "login refused: too many failures"),
         }),
-        limits: { maxLineLength: limits.maxLineLength, maxLiteralSize: limits.maxLiteralSize, maxAppendSize: limits.maxAppendSize },
+        limits,
         secure: f.secure,
         startTls: f.startTls,
         log: f.log,

@@ -21,6 +21,8 @@ export interface Limits {
   shutdownGraceMs: number;
   /** Connections per listener; more are refused at accept. */
   maxConnections: number;
+  /** Commands that take longer (read to tagged response) are logged at warn level. */
+  slowCommandMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -31,6 +33,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   tlsHandshakeTimeoutMs: 30_000,
   shutdownGraceMs: 5_000,
   maxConnections: 10_000,
+  slowCommandMs: 1_000,
 });
 
 /** Fills in defaults and rejects nonsense (zero, negative or non-integer sizes). */

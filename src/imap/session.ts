@@ -16,7 +16,7 @@ import type { CommandStatus, SessionObserver } from "./observer";
 export interface SessionOptions {
   store: MailStore;
   authenticate(user: string, password: string): Promise<boolean>;
-  limits: FramerLimits & { maxAppendSize: number };
+  limits: FramerLimits & { maxAppendSize: number; slowCommandMs?: number };
   /** Whether the connection is already TLS. */
   secure: boolean;
   /** Upgrades the socket in place; undefined when STARTTLS is not offered (already TLS). */
@@ -94,7 +94,8 @@ export class ImapSession {
   private readonly maxQueued: number;
   private readonly maxQueuedBytes: number;
   private queuedBytes = 0;
-  private readonly log: Logger;
+  /** Gains `user` once the session knows who logged in. */
+  private log: Logger;
   /**
    * Distributor mode: raw bytes received after a login command, held unframed
    * until that login has been answered. Null when not holding.
@@ -398,10 +399,11 @@ export class ImapSession {
       const reason = (reply.code?.split(" ")[0] ?? reply.status).toLowerCase();
       this.observe((o) => o.authFailed(reason));
     }
-    this.log.debug(
-      { tag: cmd.tag, command: cmd.uid ? `UID ${cmd.name}` : cmd.name, status: reply.status, ms: Date.now() - started },
-      "command",
-    );
+    const ms = Date.now() - started;
+    // Name, tag, status and time only: arguments can hold passwords and message text.
+    const fields = { tag: cmd.tag, command: this.commandLabel(cmd.name, cmd.uid), status: reply.status, ms };
+    if (ms >= (this.opts.limits.slowCommandMs ?? Infinity)) this.log.warn(fields, "slow command");
+    else this.log.debug(fields, "command");
   }
 
   // ---- output ----
@@ -446,6 +448,7 @@ export class ImapSession {
   }
 
   private async enterAuthenticated(user: string): Promise<void> {
+    if (!this.opts.preauthenticated) this.log = this.log.child({ user });
     if (this.opts.handoff && !this.opts.preauthenticated) await this.opts.handoff.open(user);
     else this.userStore = await this.opts.store.forUser(user);
     this.state = "authenticated";

@@ -86,7 +86,7 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
       store,
       // The distributor checked the password; a relayed session never logs in again.
       authenticate: async () => false,
-      limits: { maxLineLength: limits.maxLineLength, maxLiteralSize: limits.maxLiteralSize, maxAppendSize: limits.maxAppendSize },
+      limits,
       secure: true,
       log: slog,
       serverName: name,

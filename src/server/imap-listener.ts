@@ -35,11 +35,7 @@ export class ImapListener extends SessionListener {
           ...session,
           store: opts.store,
           authenticate: opts.authenticate,
-          limits: {
-            maxLineLength: limits.maxLineLength,
-            maxLiteralSize: limits.maxLiteralSize,
-            maxAppendSize: limits.maxAppendSize,
-          },
+          limits,
           serverName: opts.serverName,
         }),
     });
