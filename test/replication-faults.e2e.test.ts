@@ -100,7 +100,7 @@ describe("replication under faults (real processes)", () => {
       const reconnects = ws.reduce((n, w) => n + w.reconnects, 0);
       await cluster.startNode(victim);
       const restartedAt = Date.now();
-      await sleep(1_000);
+      await sleep(500);
       await Promise.all(ws.map((w) => w.stop()));
       const tookMs = (await convergence(cluster, USERS.map(([u]) => u), 15_000)) + (Date.now() - restartedAt) - 0;
       const acked = ws.reduce((n, w) => n + w.acked, 0);
@@ -109,7 +109,7 @@ describe("replication under faults (real processes)", () => {
       const others = problems.filter((p) => !p.includes("UID went backwards"));
       console.log(
         `kill -9 ${victim} (durability ${durability}): ${acked} acknowledged appends (${ackedBefore} before the kill), ${reconnects} reconnects, ` +
-          `replicas converged ${tookMs} ms after the restart (writers ran 1 s of it); UID regressions seen by clients: ${regressions.length}; other problems: ${others.length}\n` +
+          `replicas converged ${tookMs} ms after the restart (writers ran 0.5 s of it); UID regressions seen by clients: ${regressions.length}; other problems: ${others.length}\n` +
           problems.slice(0, 5).join("\n"),
       );
       if (tookMs > 5_000) console.log(["worker-1", "storage-1"].map((n) => `${n}:\n${cluster.log(n).split("\n").filter((l) => l.includes('"level":40') || l.includes('"level":50')).slice(-8).join("\n")}`).join("\n"));
