@@ -125,3 +125,18 @@ describe("ImapConnection", () => {
     await expect(c.command("NOOP")).rejects.toThrow();
   });
 });
+
+describe("ImapConnection bounds", () => {
+  it("drops a connection whose server stops answering", async () => {
+    const server = net.createServer((s) => s.write("* OK [CAPABILITY IMAP4rev1 LITERAL+] mute\r\n"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const c = await ImapConnection.connect({ host: "127.0.0.1", port, tls: false, commandTimeoutMs: 200 });
+      await expect(c.command("NOOP")).rejects.toThrow(/no response to a1 within 200 ms/);
+      expect(c.isClosed).toBe(true);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -17,6 +17,8 @@ export interface ConnectOptions {
   /** Do not keep untagged responses at all, only count them (big FETCHes). */
   countOnly?: boolean;
   timeoutMs?: number;
+  /** A connection whose oldest command waits this long for its tagged response is dropped (default 120 s). */
+  commandTimeoutMs?: number;
 }
 
 export interface CommandResult {
@@ -61,6 +63,7 @@ export class ImapConnection {
   private writeChain: Promise<void> = Promise.resolve();
   private closed = false;
   private corked = false;
+  private stallTimer: NodeJS.Timeout | undefined;
   private closeError: Error | undefined;
   private readonly parser: ResponseParser;
   private greetingWaiter: ((r: ImapResponse) => void) | undefined;
@@ -123,6 +126,7 @@ export class ImapConnection {
       const p: Pending = { tag, start: 0, untagged: [], untaggedCount: 0, resolve, reject };
       this.pending.push(p);
       this.writeChain = this.writeChain.then(() => this.writeCommand(p, list)).catch((e: Error) => this.fail(e));
+      this.armStallTimer();
     });
   }
 
@@ -140,6 +144,7 @@ export class ImapConnection {
     if (this.pending.length === 0) {
       // Nothing to reject: skip building an Error (its stack trace costs the generator CPU per session).
       this.closed = true;
+      if (this.stallTimer) clearTimeout(this.stallTimer);
       this.socket.destroy();
       return;
     }
@@ -187,7 +192,28 @@ export class ImapConnection {
     this.send(`${head}\r\n`);
   }
 
+  /** Bounds every wait: while commands are pending, some response must arrive within commandTimeoutMs. */
+  private armStallTimer(): void {
+    if (this.stallTimer) {
+      this.stallTimer.refresh();
+      return;
+    }
+    const ms = this.opts.commandTimeoutMs ?? 120_000;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      if (this.pending.length > 0) this.fail(new ImapError(`no response to ${this.pending[0].tag} within ${ms} ms`));
+    }, ms);
+    this.stallTimer.unref();
+  }
+
   private onResponse(r: ImapResponse): void {
+    if (this.stallTimer) {
+      if (this.pending.length > 0) this.stallTimer.refresh();
+      else {
+        clearTimeout(this.stallTimer);
+        this.stallTimer = undefined;
+      }
+    }
     if (this.greetingWaiter) {
       const w = this.greetingWaiter;
       this.greetingWaiter = undefined;
@@ -217,6 +243,10 @@ export class ImapConnection {
   }
 
   private fail(e: Error): void {
+    if (this.stallTimer) {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
+    }
     if (this.closed) return;
     this.closed = true;
     this.closeError = e;
