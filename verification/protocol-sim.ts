@@ -3,11 +3,14 @@
 // version vectors that acknowledge and ask, anti-entropy answers), over links
 // that a seeded scheduler cuts, heals, delays, reorders, duplicates and drops,
 // while replicas crash (losing their inbox and everything in flight) and
-// restart (re-running the full vector exchange). The delivery rule is the real
+// restart (re-running the full vector exchange). A sender does not repeat, in
+// answer to an acknowledgement, the ops it already wrote on a link that has
+// stayed up (PeerSession's in-flight rule); a cut or a crash forgets them, and
+// a full exchange asks for everything. The delivery rule is the real
 // CausalInbox; the state is the real CRDT. After healing, checkConverged from
 // sim.ts checks one state, no lost or resurrected message and the UID rules.
 import { applyOp, buildReassigns, createState, genesisOp, pendingReassignments, reassignBlockers, versionVector, type Op, type UserState, type VersionVector } from "../src/crdt";
-import { isDelivered } from "../src/crdt/causality";
+import { isDelivered, mergeVectors } from "../src/crdt/causality";
 import { CausalInbox } from "../src/replication/causal-inbox";
 import { ACTIONS, localEffects, type Action, type RunResult } from "./sim";
 
@@ -50,6 +53,15 @@ export function runProtocolSchedule(seed: number, opts: ProtocolSimOptions): Run
   const cut = new Set<string>();
   const acknowledged: Op[] = [];
   const linkKey = (a: number, b: number) => (a < b ? `${a}-${b}` : `${b}-${a}`);
+  // Per directed link: the ops written on it beyond the peer's acknowledgement, and that acknowledgement.
+  const sent = new Map<string, VersionVector>();
+  const acked = new Map<string, VersionVector>();
+  const forgetLink = (a: number, b: number) => {
+    for (const k of [`${a}>${b}`, `${b}>${a}`]) {
+      sent.delete(k);
+      acked.delete(k);
+    }
+  };
   const open = (a: number, b: number) => reps[a]!.up && reps[b]!.up && !cut.has(linkKey(a, b));
 
   function fresh(id: string, log: Op[]): Replica {
@@ -76,7 +88,13 @@ export function runProtocolSchedule(seed: number, opts: ProtocolSimOptions): Run
     applyOp(r.state, op);
     r.log.push(op);
     acknowledged.push(op);
-    for (let j = 0; j < reps.length; j++) if (j !== i) send({ from: i, to: j, kind: "ops", ops: [op] });
+    for (let j = 0; j < reps.length; j++) {
+      if (j === i || !open(i, j)) continue;
+      send({ from: i, to: j, kind: "ops", ops: [op] });
+      const k = `${i}>${j}`;
+      const onTheWay = mergeVectors(acked.get(k) ?? {}, sent.get(k) ?? {});
+      if ((onTheWay[r.id] ?? 0) === op.id.seq - 1) sent.set(k, { ...onTheWay, [r.id]: op.id.seq });
+    }
   }
 
   function reassign(i: number): void {
@@ -105,8 +123,14 @@ export function runProtocolSchedule(seed: number, opts: ProtocolSimOptions): Run
       send({ from: m.to, to: m.from, kind: "vv", vv: versionVector(r.state), full: false });
       return;
     }
-    const missing = opsAfter(r, m.vv);
+    const k = `${m.to}>${m.from}`;
+    acked.set(k, m.vv);
+    const base = m.full ? m.vv : mergeVectors(m.vv, sent.get(k) ?? {});
+    const missing = opsAfter(r, base);
     if (missing.length > 0) send({ from: m.to, to: m.from, kind: "ops", ops: missing });
+    const onTheWay = { ...base };
+    for (const op of missing) if ((onTheWay[op.id.replica] ?? 0) < op.id.seq) onTheWay[op.id.replica] = op.id.seq;
+    sent.set(k, onTheWay);
     const ours = versionVector(r.state);
     if (m.full || Object.entries(m.vv).some(([o, s]) => (ours[o] ?? 0) < s)) send({ from: m.to, to: m.from, kind: "vv", vv: ours, full: false });
   }
@@ -140,6 +164,7 @@ export function runProtocolSchedule(seed: number, opts: ProtocolSimOptions): Run
       const b = int(reps.length);
       if (a !== b) {
         const k = linkKey(a, b);
+        forgetLink(a, b); // a cut closes the stream; a heal opens a new one
         if (cut.has(k)) {
           cut.delete(k);
           exchange(a);
@@ -149,6 +174,7 @@ export function runProtocolSchedule(seed: number, opts: ProtocolSimOptions): Run
       const i = int(reps.length);
       if (reps[i]!.up) {
         reps[i]!.up = false;
+        for (let j = 0; j < reps.length; j++) forgetLink(i, j);
         for (let k = net.length - 1; k >= 0; k--) if (net[k]!.to === i || net[k]!.from === i) net.splice(k, 1);
       } else {
         reps[i] = fresh(reps[i]!.id, reps[i]!.log);

@@ -20,3 +20,10 @@ export function isDelivered(op: Op, vv: VersionVector): boolean {
 export function dominates(a: VersionVector, b: VersionVector): boolean {
   return Object.entries(b).every(([r, s]) => (a[r] ?? 0) >= s);
 }
+
+/** Everything either vector has: the pointwise maximum. */
+export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector {
+  const out: VersionVector = { ...a };
+  for (const [r, s] of Object.entries(b)) if ((out[r] ?? 0) < s) out[r] = s;
+  return out;
+}

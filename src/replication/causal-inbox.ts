@@ -10,7 +10,7 @@ const key = (op: Op) => `${op.id.replica}:${op.id.seq}`;
 export class CausalInbox {
   private readonly waiting = new Map<string, Op>();
 
-  constructor(private readonly limit = 50_000) {}
+  constructor(readonly limit = 50_000) {}
 
   get size(): number {
     return this.waiting.size;

@@ -5,7 +5,7 @@
 // lives in the Replicator.
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
-import { isDelivered } from "../crdt/causality";
+import { isDelivered, mergeVectors } from "../crdt/causality";
 import type { Op, VersionVector } from "../crdt/types";
 import { encodeMessage, MessageDecoder, type ReplicationMessage } from "./wire";
 
@@ -41,20 +41,40 @@ export interface ReplicationMetricsSink {
 const OPS_PER_MESSAGE = 200;
 const BLOB_BYTES_PER_MESSAGE = 8 * 1024 * 1024;
 const BLOB_WAIT_MS = 15_000;
-/** Live ops remembered for the lag figure; beyond this the oldest are forgotten (the figure saturates, memory does not grow). */
+/** Live ops remembered for the lag figures; beyond this new ones go untracked (the figures saturate, memory does not grow). */
 const MAX_TRACKED_LIVE = 10_000;
+/**
+ * Bytes a stream may hold unsent before live ops stop and wait for a catch-up.
+ * The socket's own high-water mark (16 KB) is three 5 KB messages: stopping
+ * there sent every op under load through the slow path (sync round trip, then
+ * a blob request), and the backlog grew faster than it drained.
+ */
+const STREAM_BUDGET_BYTES = 4 * 1024 * 1024;
 
 export class PeerSession {
   /** The peer's last reported version vector per user: its acknowledgements. */
   readonly acked = new Map<string, VersionVector>();
   /** Users whose vector we owe the peer (changed here since we last said). */
   readonly dirty = new Set<string>();
+  /** Users for whom we dropped ops this peer sent: our next vector asks for everything it lacks. */
+  readonly asking = new Set<string>();
+  /**
+   * Per user, the ops written on this stream (a contiguous prefix per origin
+   * beyond the peer's acknowledgement). The stream is ordered and reliable
+   * until it closes, so an acknowledgement that does not cover them yet is not
+   * a request for them: answering every ack with the whole in-flight window
+   * made the traffic grow with the square of the backlog under load.
+   */
+  private readonly sent = new Map<string, VersionVector>();
   /** The peer answered our first full vector exchange with everything it had for us. */
   synced = false;
   closed = false;
   private readonly decoder = new MessageDecoder();
   private queue: Promise<void> = Promise.resolve();
-  private readonly live = new Map<string, { user: string; op: Op; sentAt: number }>();
+  /** Live ops not acknowledged yet, per user in the order sent. */
+  private readonly live = new Map<string, Array<{ op: Op; sentAt: number }>>();
+  private liveCount = 0;
+  private liveChain: Promise<void> = Promise.resolve();
   /** Users whose live ops were not sent because the stream was full. */
   private readonly behind = new Set<string>();
   private full = false;
@@ -97,7 +117,7 @@ export class PeerSession {
     const frame = encodeMessage(m);
     this.host.metrics?.bytesShipped(this.peer, frame.length);
     const ok = this.stream.write(frame);
-    if (!ok) this.full = true;
+    if (!ok && this.stream.writableLength >= STREAM_BUDGET_BYTES) this.full = true;
     return ok;
   }
 
@@ -106,7 +126,14 @@ export class PeerSession {
    * been sent yet (a new APPEND's; not a COPY's, whose body went with the
    * original). Skipped while the stream is full; the catch-up sends it later.
    */
-  async sendLive(user: string, op: Op, now: number): Promise<void> {
+  sendLive(user: string, op: Op, now: number): Promise<void> {
+    // One at a time: reading a body must not let a later op overtake an earlier one on the stream.
+    const run = this.liveChain.then(() => this.shipLive(user, op, now));
+    this.liveChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async shipLive(user: string, op: Op, now: number): Promise<void> {
     if (this.full) {
       this.behind.add(user);
       return;
@@ -118,11 +145,20 @@ export class PeerSession {
       if (body) blobs.push([e.blob, body]);
       this.rememberShipped(e.blob);
     }
+    // Checked after the reads: a catch-up may have sent the op from the log meanwhile.
+    const onTheWay = mergeVectors(this.acked.get(user) ?? {}, this.sent.get(user) ?? {});
+    if (isDelivered(op, onTheWay) || this.closed) return;
     this.send(blobs.length > 0 ? { t: "ops", user, ops: [op], blobs } : { t: "ops", user, ops: [op] });
     this.host.metrics?.opsSent(this.peer, 1);
-    if (this.live.size >= MAX_TRACKED_LIVE) this.live.delete(this.live.keys().next().value!);
-    this.live.set(`${op.id.replica}:${op.id.seq}`, { user, op, sentAt: now });
-    this.host.metrics?.outboxDepth(this.peer, this.live.size);
+    // Only a contiguous prefix counts: a gap (an op skipped while full) must still be sent by a catch-up.
+    if ((onTheWay[op.id.replica] ?? 0) === op.id.seq - 1) this.sent.set(user, { ...onTheWay, [op.id.replica]: op.id.seq });
+    if (this.liveCount < MAX_TRACKED_LIVE) {
+      const list = this.live.get(user);
+      if (list) list.push({ op, sentAt: now });
+      else this.live.set(user, [{ op, sentAt: now }]);
+      this.liveCount++;
+    }
+    this.host.metrics?.outboxDepth(this.peer, this.liveCount);
   }
 
   rememberShipped(sha: string): void {
@@ -153,22 +189,24 @@ export class PeerSession {
   /** Seconds since the oldest live op the peer has not acknowledged (0 when none). */
   lagSeconds(now: number): number {
     let oldest = now;
-    for (const e of this.live.values()) oldest = Math.min(oldest, e.sentAt);
+    for (const list of this.live.values()) oldest = Math.min(oldest, list[0].sentAt);
     return (now - oldest) / 1000;
   }
 
   get outboxDepth(): number {
-    return this.live.size;
+    return this.liveCount;
   }
 
   flushDirty(): void {
-    if (this.dirty.size === 0 || this.full || this.closed) return;
-    const users = [...this.dirty];
+    if ((this.dirty.size === 0 && this.asking.size === 0) || this.full || this.closed) return;
+    const users = [...new Set([...this.dirty, ...this.asking])];
     this.dirty.clear();
     void (async () => {
       const vv: Record<string, VersionVector> = {};
-      for (const u of users) if (this.host.holds(u)) vv[u] = await this.host.vectorOf(u);
+      const ask: Record<string, VersionVector> = {};
+      for (const u of users) if (this.host.holds(u)) (this.asking.delete(u) ? ask : vv)[u] = await this.host.vectorOf(u);
       if (Object.keys(vv).length > 0) this.send({ t: "vv", users: vv });
+      if (Object.keys(ask).length > 0) this.send({ t: "vv", users: ask, ask: true });
     })().catch((err: unknown) => this.log.warn({ peer: this.peer, err }, "could not send vectors"));
   }
 
@@ -234,7 +272,7 @@ export class PeerSession {
     if (this.closed) return;
     switch (m.t) {
       case "vv":
-        return this.onVectors(m.users, m.full === true);
+        return this.onVectors(m.users, m.full === true, m.ask === true);
       case "sync": {
         const users = (m.users ?? this.host.usersFor(this.peer)).filter((u) => this.host.holds(u) && this.host.shouldHold(this.peer, u));
         const vv: Record<string, VersionVector> = {};
@@ -269,7 +307,7 @@ export class PeerSession {
     }
   }
 
-  private async onVectors(users: Record<string, VersionVector>, full: boolean): Promise<void> {
+  private async onVectors(users: Record<string, VersionVector>, full: boolean, ask: boolean): Promise<void> {
     const now = Date.now();
     const owed: Record<string, VersionVector> = {};
     const names = new Set(Object.keys(users));
@@ -279,18 +317,35 @@ export class PeerSession {
       const theirs = users[user] ?? {};
       this.acked.set(user, theirs);
       for (const w of [...this.ackWaiters]) if (w.user === user && isDelivered(w.op, theirs)) w.resolve(true);
-      for (const [k, e] of this.live) if (e.user === user && isDelivered(e.op, theirs)) {
-        this.host.metrics?.ackLatency(this.peer, (now - e.sentAt) / 1000);
-        this.live.delete(k);
+      const list = this.live.get(user);
+      if (list) {
+        const waiting = list.filter((e) => {
+          if (!isDelivered(e.op, theirs)) return true;
+          this.host.metrics?.ackLatency(this.peer, (now - e.sentAt) / 1000);
+          return false;
+        });
+        this.liveCount -= list.length - waiting.length;
+        if (waiting.length > 0) this.live.set(user, waiting);
+        else this.live.delete(user);
       }
       if (this.host.holds(user) && this.host.shouldHold(this.peer, user)) {
-        const answer = await this.host.catchUp(user, theirs);
+        // A full exchange or an ask wants everything it lacks, in flight or not.
+        if (full || ask) this.sent.delete(user);
+        const base = mergeVectors(theirs, this.sent.get(user) ?? {});
+        const answer = await this.host.catchUp(user, base);
         if ("snapshot" in answer) {
+          this.sent.delete(user);
           this.send({ t: "snapshot", user, state: answer.snapshot });
           this.host.metrics?.snapshotSent(this.peer);
           continue;
         }
-        const ops = answer.ops;
+        // Live ops may have gone out while the log was read: those are on their way too.
+        const onTheWay = mergeVectors(base, this.sent.get(user) ?? {});
+        const ops = answer.ops.filter((op) => !isDelivered(op, onTheWay));
+        // catchUp answers with every op `base` lacks, so what is on the way stays a contiguous prefix.
+        for (const op of ops) if ((onTheWay[op.id.replica] ?? 0) < op.id.seq) onTheWay[op.id.replica] = op.id.seq;
+        if (Object.entries(onTheWay).some(([r, s]) => (theirs[r] ?? 0) < s)) this.sent.set(user, onTheWay);
+        else this.sent.delete(user);
         for (let i = 0; i < ops.length; i += OPS_PER_MESSAGE) {
           const batch = ops.slice(i, i + OPS_PER_MESSAGE);
           this.send({ t: "ops", user, ops: batch });
@@ -304,7 +359,7 @@ export class PeerSession {
         if (Object.entries(theirs).some(([r, s]) => (ours[r] ?? 0) < s)) owed[user] = ours;
       }
     }
-    this.host.metrics?.outboxDepth(this.peer, this.live.size);
+    this.host.metrics?.outboxDepth(this.peer, this.liveCount);
     if (Object.keys(owed).length > 0) this.send({ t: "vv", users: owed });
     if (full) this.send({ t: "synced" });
   }

@@ -21,6 +21,7 @@ afterEach(async () => {
 
 interface Counters extends ReplicatorMetrics {
   snapshots: number;
+  sent: number;
   bytes: number;
   applied: number;
   reassigned: number;
@@ -29,6 +30,7 @@ interface Counters extends ReplicatorMetrics {
 function counters(): Counters {
   const c: Counters = {
     snapshots: 0,
+    sent: 0,
     snapshotSent: () => void c.snapshots++,
     bytes: 0,
     applied: 0,
@@ -36,7 +38,7 @@ function counters(): Counters {
     lag: () => undefined,
     ackLatency: () => undefined,
     outboxDepth: () => undefined,
-    opsSent: () => undefined,
+    opsSent: (_p, n) => void (c.sent += n),
     bytesShipped: (_p, n) => void (c.bytes += n),
     opsApplied: (n) => void (c.applied += n),
     opsBuffered: () => undefined,
@@ -178,6 +180,23 @@ describe("Replicator", () => {
     await converged([a, b], "u");
     expect(a.m.bytes - afterAppend).toBeLessThan(20_000);
     expect((await (await b.t.store.forUser("u")).open("Archive", true)).messages()).toHaveLength(1);
+  });
+
+  it("sends a burst of writes once: an acknowledgement does not make the sender repeat the ops still on their way", async () => {
+    const a = await node("w1");
+    const b = await node("s1");
+    await link(a, b);
+    await converged([a, b], "u");
+    const before = a.m.sent;
+    const ua = await a.t.store.forUser("u");
+    // Concurrent appends: many ops in flight at once while the peer acknowledges the first ones.
+    await Promise.all(Array.from({ length: 300 }, (_, i) => ua.append("INBOX", message(`m${i}`, `body ${i}`), [])));
+    await converged([a, b], "u");
+    expect((await (await b.t.store.forUser("u")).open("INBOX", true)).messages()).toHaveLength(300);
+    const ops = (await a.r.vectorOf("u"))["r-w1"]!;
+    // Each op once, give or take a catch-up racing a live send; resending the in-flight window on each ack sent several times as many.
+    expect(a.m.sent - before).toBeGreaterThanOrEqual(ops);
+    expect(a.m.sent - before).toBeLessThan(ops * 1.25);
   });
 
   it("keeps each user to the replicas that should hold it", async () => {

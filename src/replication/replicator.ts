@@ -179,6 +179,8 @@ export class Replicator implements SessionHost {
     let inbox = this.inboxes.get(user);
     if (!inbox) this.inboxes.set(user, (inbox = new CausalInbox()));
     inbox.add(ops, replica.versionVector());
+    // Ops beyond the inbox's limit were dropped after the stream delivered them: ask for them again.
+    if (inbox.size >= inbox.limit) from.asking.add(user);
     // Bodies: carried by live ops; for the rest, one request for every body this batch lacks (one round trip, not one per op).
     const bodies = new Map<string, Buffer>(carried ?? []);
     const wanted = new Set<string>();
@@ -205,6 +207,7 @@ export class Replicator implements SessionHost {
         // Without its body the message cannot be applied; a later exchange (with this or another peer) brings both.
         this.opts.log.warn({ user, op: `${op.id.replica}:${op.id.seq}`, peer: from.peer }, "peer lacks a blob; op left for anti-entropy");
         inbox.clear();
+        from.asking.add(user);
         break;
       }
       // applyRemote changes the state before its first await, so the next op sees it; the disk

@@ -3,8 +3,12 @@
 // protocol; there is no client and server.
 //
 //   vv     "here is what I have of these users": the receiver records it as
-//          the sender's acknowledgement, sends the ops the sender lacks, and
-//          answers with its own vector for a user where it lacks something.
+//          the sender's acknowledgement, sends the ops the sender lacks and
+//          that it has not already written on this stream (those are on their
+//          way), and answers with its own vector for a user where it lacks
+//          something. `full` (a stream's opening exchange) and `ask` (the
+//          sender dropped ops it had received) make the receiver send
+//          everything the vector lacks, in flight or not.
 //   sync   "send me your vectors for these users" (or all shared users).
 //   ops    ops of one user, in causal order; a live op carries the body it
 //          introduced (new to the peer), anti-entropy ops carry none.
@@ -17,7 +21,7 @@ import { Packr, Unpackr } from "msgpackr";
 import type { Op, VersionVector } from "../crdt/types";
 
 export type ReplicationMessage =
-  | { t: "vv"; users: Record<string, VersionVector>; full?: boolean }
+  | { t: "vv"; users: Record<string, VersionVector>; full?: boolean; ask?: boolean }
   | { t: "sync"; users?: string[] }
   | { t: "ops"; user: string; ops: Op[]; blobs?: Array<[string, Buffer]> }
   | { t: "want"; shas: string[] }
