@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "./circuit-breaker";
-import { HomeWorkerRouter, rendezvousOrder } from "../src/routing/home-worker-router";
+import { clusterRouter, holdsReplica, HomeWorkerRouter, rendezvousOrder } from "../src/routing/home-worker-router";
 
 const workers = ["worker-1", "worker-2", "worker-3"];
 
@@ -37,6 +37,23 @@ describe("HomeWorkerRouter", () => {
     const a = new HomeWorkerRouter(workers, []);
     const b = new HomeWorkerRouter([...workers].reverse(), []);
     for (let i = 0; i < 200; i++) expect(b.homeOf(`u${i}`)).toBe(a.homeOf(`u${i}`));
+  });
+
+  it("keeps each user on storageReplicas storage nodes, the first ones of its rendezvous order, spread over all of them", () => {
+    const storage = ["storage-1", "storage-2", "storage-3"];
+    const router = new HomeWorkerRouter(workers, storage, 2);
+    const load = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      const user = `user${i}`;
+      const kept = router.fallbacksOf(user);
+      expect(kept).toEqual(rendezvousOrder(storage, user).slice(0, 2));
+      for (const s of kept) load.set(s, (load.get(s) ?? 0) + 1);
+    }
+    for (const s of storage) expect(load.get(s)).toBeGreaterThan(150);
+    expect(new HomeWorkerRouter(workers, storage).fallbacksOf("alice")).toHaveLength(3);
+    const config = { nodes: [...workers.map((name) => ({ name, role: "worker" })), ...storage.map((name) => ({ name, role: "storage" }))], replication: { storageReplicas: 1 } };
+    const holders = config.nodes.filter((n) => holdsReplica(config, clusterRouter(config), n.name, "alice")).map((n) => n.name);
+    expect(holders).toEqual([router.homeOf("alice"), rendezvousOrder(storage, "alice")[0]]);
   });
 
   it("falls back to a storage replica, the same one for every session of a user", () => {

@@ -187,18 +187,40 @@ describe("replication under faults (real processes)", () => {
     expect(reassigned).toBeGreaterThan(0);
   }, 90_000);
 
-  it("a new, empty storage node joins a populated cluster and catches up: its digests match", async () => {
+  it("a new, empty storage node added to a populated cluster whose logs were compacted catches up from a snapshot plus later ops: its digests match", async () => {
     const cluster = await started({ storage: 2 });
+    // Compaction soon and often, so that a short test has compacted logs.
+    cluster.setEnv(() => ({ CHARON_REPLICATION__COMPACTEVERYMS: "300", CHARON_REPLICATION__COMPACTMINOPS: "20" }));
+    cluster.useConfigWithout(["storage-2"]);
     await cluster.startAll(["storage-2"]);
     const checker = new HistoryChecker();
-    const ws = writers(checker, () => cluster.server(), 5);
+    let ws = writers(checker, () => cluster.server(), 5);
     await sleep(1_500);
     await Promise.all(ws.map((w) => w.stop()));
-    await cluster.startNode("storage-2");
+    const holders = ["worker-1", "worker-2", "storage-1"];
+    const compacted = async () => Promise.all(holders.map((n) => metric(cluster, n, "charon_replication_ops_compacted_total")));
+    for (let i = 0; i < 100 && (await compacted()).some((c) => c === 0); i++) await sleep(100);
+    const before = await compacted();
+    expect(before.every((c) => c > 0), `ops compacted on ${holders.join(", ")}: ${before.join(", ")}`).toBe(true);
+
+    // storage-2 joins: the cluster restarts with it in the configuration.
+    for (const n of ["dist-1", ...holders]) await cluster.stopNode(n);
+    cluster.useFullConfig();
+    const joined = Date.now();
+    await cluster.startAll();
+    ws = writers(checker, () => cluster.server(), 5, USERS, "d");
+    await sleep(1_000);
+    await Promise.all(ws.map((w) => w.stop()));
     const tookMs = await convergence(cluster, USERS.map(([u]) => u), 15_000);
     const problems = await verify(cluster, checker);
-    console.log(`new storage-2: ${checker.size} acknowledged writes; caught up in ${tookMs} ms; problems: ${problems.length}`);
+    const snapshots = (await Promise.all(holders.map((n) => metric(cluster, n, "charon_replication_snapshots_total")))).reduce((a, b) => a + b, 0);
+    const applied = await metric(cluster, "storage-2", "charon_replication_ops_applied_total");
+    console.log(
+      `new storage-2 after compaction (${before.join("/")} ops compacted on ${holders.join("/")}): ${checker.size} acknowledged writes; ${snapshots} snapshots sent to it, then ${applied} ops applied; converged ${tookMs} ms after the writers stopped (${Date.now() - joined} ms after the restart began); problems: ${problems.length}`,
+    );
     expect(problems).toEqual([]);
+    expect(snapshots).toBeGreaterThanOrEqual(USERS.length);
+    expect(applied).toBeGreaterThan(0);
     for (const [u] of USERS) expect((await replicaView(cluster, "storage-2", u))?.digest).toBe((await replicaView(cluster, "storage-1", u))?.digest);
-  }, 60_000);
+  }, 90_000);
 });

@@ -77,6 +77,13 @@ describe("parseClusterConfig accepts", () => {
     expect(nodeByName(c, "storage-1").data).toBe("/etc/charon/data/storage-1");
   });
 
+  it("a replication section: storage replicas per user and compaction settings, defaults filled in", () => {
+    const c = parseClusterConfig(`${GOOD}replication: { storageReplicas: 1, compactMinOps: 50 }\n`, "/etc/charon", NO_ENV);
+    expect(c.replication).toEqual({ storageReplicas: 1, compactEveryMs: 10_000, compactMinOps: 50 });
+    expect(parseClusterConfig(GOOD, "/etc/charon", NO_ENV).replication.storageReplicas).toBe(0);
+    expect(parseClusterConfig(GOOD, "/etc/charon", { CHARON_REPLICATION__COMPACTEVERYMS: "500" }).replication.compactEveryMs).toBe(500);
+  });
+
   it("a minimal file (tls, users, limits all default)", () => {
     const c = parseClusterConfig(
       "nodes:\n  - { name: d, role: distributor, imap: 127.0.0.1:0 }\n  - { name: w, role: worker, internal: 127.0.0.1:7000 }\n",
@@ -129,6 +136,14 @@ describe("parseClusterConfig refuses", () => {
     expect(err.message).toContain(err.key);
     expect(err.message).toMatch(problem);
     expect(err.exitCode).toBeGreaterThan(0);
+  });
+
+  it("more storage replicas per user than storage nodes, or a compaction interval of 0", () => {
+    const more = errorOf(() => parseClusterConfig(`${GOOD}replication: { storageReplicas: 2 }\n`, "/etc", NO_ENV));
+    expect(more.message).toBe("replication.storageReplicas: is 2, but the cluster has 1 storage node(s)");
+    const zero = errorOf(() => parseClusterConfig(`${GOOD}replication: { compactEveryMs: 0 }\n`, "/etc", NO_ENV));
+    expect(zero.message).toMatch(/^replication\.compactEveryMs: /);
+    expect(errorOf(() => parseClusterConfig(`${GOOD}replication: { replicas: 2 }\n`, "/etc", NO_ENV)).message).toMatch(/^replication\.replicas: unknown key/);
   });
 
   it("gives different kinds of error different exit codes", () => {
@@ -200,7 +215,7 @@ describe("loadClusterConfig", () => {
     const dir = tempDir();
     const file = await writeConfig(dir, GOOD + "colour: blue\n");
     const err = await rejected(loadClusterConfig(file, NO_ENV));
-    expect(err.message).toBe(`${file}: colour: unknown key (known keys: cluster, durability, tls, users, limits, auth, nodes, logLevel)`);
+    expect(err.message).toBe(`${file}: colour: unknown key (known keys: cluster, durability, tls, users, limits, auth, replication, nodes, logLevel)`);
   });
 
   it("refuses a missing file", async () => {

@@ -53,6 +53,21 @@ export interface AuthConfig {
   delayMs: number;
 }
 
+export interface ReplicationConfig {
+  /** Storage nodes that keep each user (picked by rendezvous hashing); 0 means every storage node. */
+  storageReplicas: number;
+  /** How often a node looks for op logs to compact. */
+  compactEveryMs: number;
+  /** A user's log is compacted once at least this many ops are acknowledged by every replica. */
+  compactMinOps: number;
+}
+
+export const DEFAULT_REPLICATION: Readonly<ReplicationConfig> = Object.freeze({
+  storageReplicas: 0,
+  compactEveryMs: 10_000,
+  compactMinOps: 1000,
+});
+
 export const DEFAULT_AUTH: Readonly<AuthConfig> = Object.freeze({
   maxFailuresPerIp: 10,
   maxFailuresPerUser: 5,
@@ -72,6 +87,7 @@ export interface ClusterConfig {
   users: string;
   limits: Limits;
   auth: AuthConfig;
+  replication: ReplicationConfig;
   nodes: NodeConfig[];
   logLevel: LogLevel;
 }
@@ -115,6 +131,7 @@ export const CLUSTER_SPEC: Record<string, Spec> = {
   users: { t: "path" },
   limits: { t: "object", fields: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((k) => [k, intSpec(1)])) },
   auth: { t: "object", fields: Object.fromEntries(Object.keys(DEFAULT_AUTH).map((k) => [k, intSpec(k === "delayMs" ? 0 : 1)])) },
+  replication: { t: "object", fields: Object.fromEntries(Object.keys(DEFAULT_REPLICATION).map((k) => [k, intSpec(k === "storageReplicas" ? 0 : 1)])) },
   nodes: { t: "nodes" },
   logLevel: { t: "enum", values: LOG_LEVELS },
 };
@@ -284,6 +301,15 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
     if (v !== undefined) auth[k] = v;
   }
 
+  const replicationRaw = section(raw.replication, "replication");
+  const replicationFields = (CLUSTER_SPEC.replication as { fields: Record<string, Spec> }).fields;
+  checkKeys(replicationRaw, replicationFields, "replication");
+  const replication: ReplicationConfig = { ...DEFAULT_REPLICATION };
+  for (const k of Object.keys(replicationRaw) as Array<keyof ReplicationConfig>) {
+    const v = scalar(replicationFields[k], replicationRaw[k], `replication.${k}`, baseDir) as number | undefined;
+    if (v !== undefined) replication[k] = v;
+  }
+
   const logLevel = (scalar(CLUSTER_SPEC.logLevel, raw.logLevel, "logLevel", baseDir) as LogLevel | undefined) ?? "info";
 
   if (raw.nodes === undefined || raw.nodes === null) throw new ConfigError("nodes", "missing: list the cluster's nodes", "missing");
@@ -316,6 +342,10 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
   });
   if (!nodes.some((n) => n.role === "distributor")) throw new ConfigError("nodes", "missing: no node has role distributor", "missing");
   if (!nodes.some((n) => n.role === "worker")) throw new ConfigError("nodes", "missing: no node has role worker", "missing");
+  const storageNodes = nodes.filter((n) => n.role === "storage").length;
+  if (replication.storageReplicas > storageNodes) {
+    throw new ConfigError("replication.storageReplicas", `is ${replication.storageReplicas}, but the cluster has ${storageNodes} storage node(s)`, "value");
+  }
 
-  return { baseDir, cluster: { name: clusterName }, durability, tls, users, limits, auth, nodes, logLevel };
+  return { baseDir, cluster: { name: clusterName }, durability, tls, users, limits, auth, replication, nodes, logLevel };
 }

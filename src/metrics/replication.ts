@@ -12,6 +12,7 @@ export const REPLICATION_FAMILIES = [
   "charon_replication_ops_buffered",
   "charon_replication_bytes_shipped_total",
   "charon_replication_snapshots_total",
+  "charon_replication_ops_compacted_total",
   "charon_uid_reassignments_total",
   "charon_uidvalidity_changes_total",
 ] as const;
@@ -32,13 +33,14 @@ export function replicationMetrics(registry: Registry): ReplicatorMetrics {
   const buffered = new Gauge({ name: "charon_replication_ops_buffered", help: "Ops from peers waiting for their causal context", registers });
   const bytes = new Counter({ name: "charon_replication_bytes_shipped_total", help: "Bytes of replication messages sent, blobs included", labelNames: ["peer"] as const, registers });
   const snapshots = new Counter({ name: "charon_replication_snapshots_total", help: "State snapshots sent to peers whose ops were compacted away", registers });
+  const compacted = new Counter({ name: "charon_replication_ops_compacted_total", help: "Ops removed from the op log by compaction (every replica had acknowledged them)", registers });
   const reassigned = new Counter({ name: "charon_uid_reassignments_total", help: "Messages given a fresh UID after concurrent writes claimed the same one", registers });
   const uidValidity = new Counter({
     name: "charon_uidvalidity_changes_total",
     help: "UIDVALIDITY changes (the last resort of DESIGN.md; reassignment has always sufficed so far)",
     registers,
   });
-  for (const c of [applied, snapshots, reassigned, uidValidity]) c.inc(0);
+  for (const c of [applied, snapshots, compacted, reassigned, uidValidity]) c.inc(0);
   return {
     lag: (peer, s) => lag.set({ peer }, s),
     ackLatency: (peer, s) => ack.observe({ peer }, s),
@@ -49,5 +51,6 @@ export function replicationMetrics(registry: Registry): ReplicatorMetrics {
     opsBuffered: (n) => buffered.set(n),
     uidReassigned: (n) => reassigned.inc(n),
     snapshotSent: () => snapshots.inc(),
+    opsCompacted: (n) => compacted.inc(n),
   };
 }

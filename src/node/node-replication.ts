@@ -46,6 +46,8 @@ export class NodeReplication {
       replicasOf: (user) => opts.config.nodes.filter((n) => holdsReplica(opts.config, router, n.name, user)).map((n) => n.name),
       log: opts.log.child({ component: "replication" }),
       metrics: replicationMetrics(opts.metrics.registry),
+      compactEveryMs: opts.config.replication.compactEveryMs,
+      compactMinOps: opts.config.replication.compactMinOps,
     });
     this.links = new PeerLinks({
       config: opts.config,

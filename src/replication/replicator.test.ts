@@ -43,6 +43,7 @@ function counters(): Counters {
     opsApplied: (n) => void (c.applied += n),
     opsBuffered: () => undefined,
     uidReassigned: (n) => void (c.reassigned += n),
+    opsCompacted: () => undefined,
   };
   return c;
 }

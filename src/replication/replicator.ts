@@ -15,6 +15,7 @@ export interface ReplicatorMetrics extends ReplicationMetricsSink {
   opsApplied(n: number): void;
   opsBuffered(n: number): void;
   uidReassigned(n: number): void;
+  opsCompacted(n: number): void;
 }
 
 export interface ReplicatorOptions {
@@ -97,7 +98,9 @@ export class Replicator implements SessionHost {
         this.touched.add(user);
         continue;
       }
-      removed += await this.opts.store.compact(user, floor);
+      const n = await this.opts.store.compact(user, floor);
+      this.metrics?.opsCompacted(n);
+      removed += n;
       this.floors.set(user, floor);
     }
     return removed;

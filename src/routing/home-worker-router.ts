@@ -24,9 +24,11 @@ export function rendezvousOrder(nodes: readonly string[], user: string): string[
 }
 
 export class HomeWorkerRouter {
+  /** @param storageReplicas storage nodes per user; 0 (the default) means all of them. */
   constructor(
     private readonly workers: readonly string[],
     private readonly storage: readonly string[],
+    private readonly storageReplicas = 0,
   ) {
     if (workers.length === 0) throw new Error("HomeWorkerRouter needs at least one worker");
   }
@@ -35,9 +37,10 @@ export class HomeWorkerRouter {
     return rendezvousOrder(this.workers, user)[0]!;
   }
 
-  /** The storage replicas that serve `user` while the home worker is down, in the order they are tried. */
+  /** The storage nodes that keep `user`, in the order they are tried while the home worker is down. */
   fallbacksOf(user: string): string[] {
-    return rendezvousOrder(this.storage, user);
+    const order = rendezvousOrder(this.storage, user);
+    return this.storageReplicas > 0 ? order.slice(0, this.storageReplicas) : order;
   }
 
   /**
@@ -54,20 +57,22 @@ export class HomeWorkerRouter {
 }
 
 /** The router of a cluster: its workers are the homes, its storage nodes the fallbacks. */
-export function clusterRouter(config: { nodes: ReadonlyArray<{ name: string; role: string }> }): HomeWorkerRouter {
+export function clusterRouter(config: { nodes: ReadonlyArray<{ name: string; role: string }>; replication?: { storageReplicas: number } }): HomeWorkerRouter {
   return new HomeWorkerRouter(
     config.nodes.filter((n) => n.role === "worker").map((n) => n.name),
     config.nodes.filter((n) => n.role === "storage").map((n) => n.name),
+    config.replication?.storageReplicas ?? 0,
   );
 }
 
 /**
- * Whether node `node` keeps a replica of `user`: every storage node holds
- * every user; a worker holds the users whose home it is.
+ * Whether node `node` keeps a replica of `user`: the storage nodes the router
+ * picks for the user (all of them unless replication.storageReplicas says
+ * fewer), and the worker whose home it is.
  */
 export function holdsReplica(config: { nodes: ReadonlyArray<{ name: string; role: string }> }, router: HomeWorkerRouter, node: string, user: string): boolean {
   const n = config.nodes.find((x) => x.name === node);
   if (!n) return false;
-  if (n.role === "storage") return true;
+  if (n.role === "storage") return router.fallbacksOf(user).includes(node);
   return n.role === "worker" && router.homeOf(user) === node;
 }

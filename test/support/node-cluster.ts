@@ -2,9 +2,10 @@
 // per-node environment: what fault tests need to put a proxy between two
 // nodes (CHARON_NODES__<name>__INTERNAL for one process only), to kill and
 // restart a node, or to add a node to a running cluster.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import YAML from "yaml";
 import { UserDirectory } from "../../src/auth/user-directory";
 import { generateDevConfig, type ClusterConfig, type NodeConfig } from "../../src/config/cluster";
 import { spawnNode, stopNode, type NodeProcess } from "../../src/cli/node-process";
@@ -25,13 +26,33 @@ export interface NodeClusterOptions {
 export class NodeCluster {
   readonly processes = new Map<string, NodeProcess>();
   private readonly logs = new Map<string, string>();
+  /** The file later startNode calls give the nodes: the full configuration unless useConfigWithout said otherwise. */
+  private activeConfigFile: string;
 
   private constructor(
     readonly dir: string,
     readonly configFile: string,
     readonly config: ClusterConfig,
     private readonly opts: NodeClusterOptions,
-  ) {}
+  ) {
+    this.activeConfigFile = configFile;
+  }
+
+  /**
+   * Later starts read a configuration without `names`: the cluster as it was
+   * before those nodes were added. useFullConfig() goes back to all of them.
+   */
+  useConfigWithout(names: string[]): void {
+    const doc = YAML.parse(readFileSync(this.configFile, "utf8")) as { nodes: Array<{ name: string }> };
+    doc.nodes = doc.nodes.filter((n) => !names.includes(n.name));
+    // Next to the full file: relative paths resolve against the same directory.
+    this.activeConfigFile = path.join(path.dirname(this.configFile), `cluster-without-${names.join("-")}.yaml`);
+    writeFileSync(this.activeConfigFile, YAML.stringify(doc));
+  }
+
+  useFullConfig(): void {
+    this.activeConfigFile = this.configFile;
+  }
 
   /** Writes the configuration, certificates and users; starts nothing yet. */
   static async create(opts: NodeClusterOptions): Promise<NodeCluster> {
@@ -87,7 +108,7 @@ export class NodeCluster {
     const p = await spawnNode({
       role: n.role,
       name,
-      configFile: this.configFile,
+      configFile: this.activeConfigFile,
       logLevel: this.opts.logLevel ?? "warn",
       env: { ...this.opts.envFor?.(name), ...env },
       stderr: "pipe",
