@@ -19,8 +19,17 @@ export class BlobStore {
   /** Small cache of parsed structures; FETCH of one message usually asks several times. */
   private readonly mimeCache = new Map<string, MimeNode>();
   private readonly mimeCacheLimit = 2048;
+  /**
+   * Bodies written lately, kept after their batch is on disk (oldest out past
+   * the byte limit): replication ships each new body to every peer right
+   * after the write, and clients FETCH new mail first. Reading them back from
+   * LevelDB queued behind the writes on libuv's pool and put up to 270 ms
+   * into the replication lag at a write peak.
+   */
+  private readonly recent = new Map<string, Buffer>();
+  private recentBytes = 0;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly recentLimitBytes = 16 * 1024 * 1024) {}
 
   /**
    * Batch entries that store a body and/or its MIME tree. Both stay readable
@@ -47,6 +56,7 @@ export class BlobStore {
     const p = this.pendingBlobs.get(sha);
     if (p && --p.refs <= 0) {
       this.pendingBlobs.delete(sha);
+      if (p.body) this.keepRecent(sha, p.body);
       const mime = this.pendingMime.get(sha);
       if (mime) this.remember(sha, mime);
       this.pendingMime.delete(sha);
@@ -54,12 +64,23 @@ export class BlobStore {
   }
 
   async has(sha: string): Promise<boolean> {
-    if (this.pendingBlobs.get(sha)?.body) return true;
+    if (this.pendingBlobs.get(sha)?.body || this.recent.has(sha)) return true;
     return (await this.db.get(keys.blob(sha))) !== undefined;
   }
 
   async get(sha: string): Promise<Buffer | undefined> {
-    return this.pendingBlobs.get(sha)?.body ?? this.db.get(keys.blob(sha));
+    return this.pendingBlobs.get(sha)?.body ?? this.recent.get(sha) ?? this.db.get(keys.blob(sha));
+  }
+
+  private keepRecent(sha: string, body: Buffer): void {
+    if (body.length > this.recentLimitBytes / 8 || this.recent.has(sha)) return;
+    this.recent.set(sha, body);
+    this.recentBytes += body.length;
+    for (const [old, b] of this.recent) {
+      if (this.recentBytes <= this.recentLimitBytes) break;
+      this.recent.delete(old);
+      this.recentBytes -= b.length;
+    }
   }
 
   async getMime(sha: string): Promise<MimeNode | undefined> {

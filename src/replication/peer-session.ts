@@ -5,7 +5,7 @@
 // lives in the Replicator.
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
-import { isDelivered, mergeVectors } from "../crdt/causality";
+import { dominates, isDelivered, mergeVectors } from "../crdt/causality";
 import type { Op, VersionVector } from "../crdt/types";
 import { encodeMessage, MessageDecoder, type ReplicationMessage } from "./wire";
 
@@ -329,30 +329,8 @@ export class PeerSession {
         else this.live.delete(user);
       }
       if (this.host.holds(user) && this.host.shouldHold(this.peer, user)) {
-        // A full exchange or an ask wants everything it lacks, in flight or not.
-        if (full || ask) this.sent.delete(user);
-        const base = mergeVectors(theirs, this.sent.get(user) ?? {});
-        const answer = await this.host.catchUp(user, base);
-        if ("snapshot" in answer) {
-          this.sent.delete(user);
-          this.send({ t: "snapshot", user, state: answer.snapshot });
-          this.host.metrics?.snapshotSent(this.peer);
-          continue;
-        }
-        // Live ops may have gone out while the log was read: those are on their way too.
-        const onTheWay = mergeVectors(base, this.sent.get(user) ?? {});
-        const ops = answer.ops.filter((op) => !isDelivered(op, onTheWay));
-        // catchUp answers with every op `base` lacks, so what is on the way stays a contiguous prefix.
-        for (const op of ops) if ((onTheWay[op.id.replica] ?? 0) < op.id.seq) onTheWay[op.id.replica] = op.id.seq;
-        if (Object.entries(onTheWay).some(([r, s]) => (theirs[r] ?? 0) < s)) this.sent.set(user, onTheWay);
-        else this.sent.delete(user);
-        for (let i = 0; i < ops.length; i += OPS_PER_MESSAGE) {
-          const batch = ops.slice(i, i + OPS_PER_MESSAGE);
-          this.send({ t: "ops", user, ops: batch });
-          this.host.metrics?.opsSent(this.peer, batch.length);
-          if (this.full) await new Promise<void>((resolve) => this.stream.once("drain", resolve));
-          if (this.closed) return;
-        }
+        await this.sendMissing(user, theirs, full || ask);
+        if (this.closed) return;
       }
       if (users[user] && this.host.shouldHold(this.host.self, user)) {
         const ours = this.host.holds(user) ? await this.host.vectorOf(user) : {};
@@ -362,6 +340,39 @@ export class PeerSession {
     this.host.metrics?.outboxDepth(this.peer, this.liveCount);
     if (Object.keys(owed).length > 0) this.send({ t: "vv", users: owed });
     if (full) this.send({ t: "synced" });
+  }
+
+  /** Sends what `theirs` lacks of `user`: all of it when `everything`, else what is not already on its way. */
+  private async sendMissing(user: string, theirs: VersionVector, everything: boolean): Promise<void> {
+    if (everything) this.sent.delete(user);
+    const base = mergeVectors(theirs, this.sent.get(user) ?? {});
+    // The common case, a plain acknowledgement: nothing to send, and no read of the op log.
+    if (dominates(base, await this.host.vectorOf(user))) {
+      const inFlight = this.sent.get(user);
+      if (inFlight && dominates(theirs, inFlight)) this.sent.delete(user);
+      return;
+    }
+    const answer = await this.host.catchUp(user, base);
+    if ("snapshot" in answer) {
+      this.sent.delete(user);
+      this.send({ t: "snapshot", user, state: answer.snapshot });
+      this.host.metrics?.snapshotSent(this.peer);
+      return;
+    }
+    // Live ops may have gone out while the log was read: those are on their way too.
+    const onTheWay = mergeVectors(base, this.sent.get(user) ?? {});
+    const ops = answer.ops.filter((op) => !isDelivered(op, onTheWay));
+    // catchUp answers with every op `base` lacks, so what is on the way stays a contiguous prefix.
+    for (const op of ops) if ((onTheWay[op.id.replica] ?? 0) < op.id.seq) onTheWay[op.id.replica] = op.id.seq;
+    if (dominates(theirs, onTheWay)) this.sent.delete(user);
+    else this.sent.set(user, onTheWay);
+    for (let i = 0; i < ops.length; i += OPS_PER_MESSAGE) {
+      const batch = ops.slice(i, i + OPS_PER_MESSAGE);
+      this.send({ t: "ops", user, ops: batch });
+      this.host.metrics?.opsSent(this.peer, batch.length);
+      if (this.full) await new Promise<void>((resolve) => this.stream.once("drain", resolve));
+      if (this.closed) return;
+    }
   }
 
   private async onWant(shas: string[]): Promise<void> {
