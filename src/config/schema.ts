@@ -248,6 +248,19 @@ function validateNode(raw: unknown, i: number, baseDir: string): NodeConfig {
   return node;
 }
 
+/** A section of integer settings (auth, replication): defaults, with each key the file sets checked against its spec. */
+function intSection<T extends object>(raw: Record<string, unknown>, name: "auth" | "replication", defaults: Readonly<T>, baseDir: string): T {
+  const sectionRaw = section(raw[name], name);
+  const fields = (CLUSTER_SPEC[name] as { fields: Record<string, Spec> }).fields;
+  checkKeys(sectionRaw, fields, name);
+  const out = { ...defaults } as Record<string, number>;
+  for (const k of Object.keys(sectionRaw)) {
+    const v = scalar(fields[k], sectionRaw[k], `${name}.${k}`, baseDir) as number | undefined;
+    if (v !== undefined) out[k] = v;
+  }
+  return out as T;
+}
+
 /** Turns parsed YAML (after env overrides) into a ClusterConfig; relative paths resolve against baseDir. */
 export function validateClusterConfig(raw: unknown, baseDir: string): ClusterConfig {
   if (raw === null || raw === undefined) throw new ConfigError("nodes", "missing: the configuration is empty", "missing");
@@ -292,23 +305,8 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
     throw new ConfigError(k ? `limits.${k}` : "limits", msg, "value");
   }
 
-  const authRaw = section(raw.auth, "auth");
-  const authFields = (CLUSTER_SPEC.auth as { fields: Record<string, Spec> }).fields;
-  checkKeys(authRaw, authFields, "auth");
-  const auth: AuthConfig = { ...DEFAULT_AUTH };
-  for (const k of Object.keys(authRaw) as Array<keyof AuthConfig>) {
-    const v = scalar(authFields[k], authRaw[k], `auth.${k}`, baseDir) as number | undefined;
-    if (v !== undefined) auth[k] = v;
-  }
-
-  const replicationRaw = section(raw.replication, "replication");
-  const replicationFields = (CLUSTER_SPEC.replication as { fields: Record<string, Spec> }).fields;
-  checkKeys(replicationRaw, replicationFields, "replication");
-  const replication: ReplicationConfig = { ...DEFAULT_REPLICATION };
-  for (const k of Object.keys(replicationRaw) as Array<keyof ReplicationConfig>) {
-    const v = scalar(replicationFields[k], replicationRaw[k], `replication.${k}`, baseDir) as number | undefined;
-    if (v !== undefined) replication[k] = v;
-  }
+  const auth = intSection(raw, "auth", DEFAULT_AUTH, baseDir);
+  const replication = intSection(raw, "replication", DEFAULT_REPLICATION, baseDir);
 
   const logLevel = (scalar(CLUSTER_SPEC.logLevel, raw.logLevel, "logLevel", baseDir) as LogLevel | undefined) ?? "info";
 
