@@ -37,6 +37,9 @@ export interface ConnectionOptions {
  */
 export type ConnectionStream = net.Socket | Duplex;
 
+/** A batch this large is written at once instead of at the end of the event-loop turn. */
+const COALESCE_BYTES = 64 * 1024;
+
 export class Connection {
   private socket: ConnectionStream;
   private session: SessionLike | undefined;
@@ -45,6 +48,10 @@ export class Connection {
   private pausedBySession = false;
   private pausedByWrites = false;
   private pendingWrites = 0;
+  /** Writes of this event-loop turn, sent as one: one TLS record and one mux frame instead of one per response line. */
+  private batch: Array<Buffer | string> = [];
+  private batchBytes = 0;
+  private flushScheduled = false;
   private flushWaiters: Array<() => void> = [];
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly closeWaiters: Array<() => void> = [];
@@ -151,6 +158,7 @@ export class Connection {
     stream.on("error", (err: Error) => {
       // The node or the link to it died mid-session: tell the client to reconnect (RFC 3501 §7.1.5).
       this.opts.log.warn({ err: { message: err.message } }, "relayed session lost its mail node");
+      this.flushBatch();
       if (!socket.destroyed && !socket.writableEnded) socket.write("* BYE Lost the connection to the mail store, please reconnect\r\n");
       this.end();
     });
@@ -189,7 +197,29 @@ export class Connection {
   private write(data: Buffer | string): boolean {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return false;
     this.pendingWrites++;
-    const ok = this.socket.write(data, () => this.writeDone());
+    this.batch.push(data);
+    this.batchBytes += data.length;
+    // Past the bound the batch goes now, so the caller sees the socket's real back-pressure.
+    if (this.batchBytes >= COALESCE_BYTES) return this.flushBatch();
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushBatch);
+    }
+    return !this.pausedByWrites;
+  }
+
+  private readonly flushBatch = (): boolean => {
+    this.flushScheduled = false;
+    const parts = this.batch;
+    if (parts.length === 0) return !this.pausedByWrites;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (this.closed || this.socket.destroyed || this.socket.writableEnded) {
+      this.writeDone(parts.length);
+      return false;
+    }
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
+    const ok = this.socket.write(data, () => this.writeDone(parts.length));
     if (!ok) {
       // The client is not reading what we send; stop reading its commands (or the node's output) until it does.
       this.pausedByWrites = true;
@@ -199,8 +229,8 @@ export class Connection {
     return ok;
   }
 
-  private writeDone(): void {
-    this.pendingWrites--;
+  private writeDone(count: number): void {
+    this.pendingWrites -= count;
     if (this.pendingWrites === 0) for (const w of this.flushWaiters.splice(0)) w();
   }
 
@@ -212,6 +242,7 @@ export class Connection {
 
   private end(): void {
     if (this.closed) return;
+    this.flushBatch();
     this.socket.end();
     // A client that never closes its side must not hold the connection open forever.
     setTimeout(() => this.destroy(), 10_000).unref();
