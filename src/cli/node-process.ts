@@ -26,6 +26,17 @@ export function cliEntry(): string {
 /** Marks a child that should exit when its supervisor goes away (its stdin closes). */
 export const SUPERVISED_ENV = "CHARON_DEV_SUPERVISED";
 
+/**
+ * glibc malloc settings for the distributor. Every cold LOGIN runs scrypt
+ * (16 MiB) on a libuv thread; with glibc's dynamic mmap threshold the first
+ * free raises the threshold above 16 MiB, so later hashes come from that
+ * thread's arena and stay resident after they are freed: about 16 MiB per
+ * thread-pool thread, 64 MiB in all. A fixed threshold (the default value,
+ * 128 KiB) keeps such blocks mmap'd, so they go back to the kernel when freed.
+ * Any value already in the environment wins.
+ */
+export const DISTRIBUTOR_MALLOC_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_MMAP_THRESHOLD_: "131072" });
+
 /** Quotes an argument for a POSIX shell only when it needs it. */
 export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
@@ -59,7 +70,7 @@ export function spawnNode(opts: SpawnNodeOptions): Promise<NodeProcess> {
   // stdin is a pipe only so the child notices when the supervisor dies, even by kill -9.
   const child = spawn(command[0], command.slice(1), {
     stdio: ["pipe", "pipe", opts.stderr ?? "inherit"],
-    env: { ...process.env, ...opts.env, [SUPERVISED_ENV]: "1" },
+    env: { ...(opts.role === "distributor" ? DISTRIBUTOR_MALLOC_ENV : {}), ...process.env, ...opts.env, [SUPERVISED_ENV]: "1" },
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
