@@ -53,7 +53,8 @@ export class SelectedView {
     const list = handle.messages();
     for (const m of list) {
       view.uids.push(m.uid);
-      view.flags.set(m.uid, [...m.flags]);
+      // Flag arrays are never mutated (here or in the store), so they are shared, not copied.
+      view.flags.set(m.uid, m.flags);
       for (const f of m.flags) if (isKeyword(f)) view.keywords.add(f);
     }
     view.reported = view.uids.length;
@@ -120,8 +121,11 @@ export class SelectedView {
    * FLAGS list to send (with \Recent). Announces new keywords first.
    */
   reportFlags(uid: number, flags: readonly string[], write: UntaggedWriter): string {
-    this.announceKeywords(flags, write);
-    this.flags.set(uid, [...flags]);
+    // The same array as recorded (FETCH FLAGS of an unchanged message): nothing new to note.
+    if (this.flags.get(uid) !== flags) {
+      this.announceKeywords(flags, write);
+      this.flags.set(uid, [...flags]);
+    }
     return this.flagsText(uid, flags);
   }
 
@@ -133,8 +137,9 @@ export class SelectedView {
 
   /** `(\Seen $Foo \Recent)` */
   flagsText(uid: number, flags: readonly string[]): string {
-    const all = this.recent.has(uid) ? [...flags, "\\Recent"] : [...flags];
-    return `(${all.join(" ")})`;
+    const list = flags.join(" ");
+    if (!this.recent.has(uid)) return `(${list})`;
+    return list ? `(${list} \\Recent)` : "(\\Recent)";
   }
 
   /** Queues a change the session learnt of directly (its own EXPUNGE/MOVE results). */

@@ -72,8 +72,14 @@ export interface MailboxHandle {
   readonly uidValidity: number;
   readonly readOnly: boolean;
   uidNext(): number;
-  /** Current messages in ascending UID order; served from the per-mailbox index. */
-  messages(): MessageMeta[];
+  /**
+   * Current messages in ascending UID order; served from the per-mailbox
+   * index without copying. Read it synchronously and never mutate it or the
+   * records' flags: the list may be the store's own, updated in place by later
+   * changes (each record is replaced, never mutated, so a record taken from
+   * it stays valid).
+   */
+  messages(): readonly MessageMeta[];
   /**
    * UIDs among `uids` that this handle is the first to see; RFC 3501 §2.3.2
    * \Recent belongs to exactly one session. Read-only handles claim nothing.

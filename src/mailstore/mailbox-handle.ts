@@ -15,8 +15,7 @@ import { parseMime } from "../mime";
 import type { MimeNode } from "../mime/types";
 import { hasFlag, normalizeFlags, sameFlags } from "./flags";
 import { addMessages, asEffects } from "./message-effects";
-import { searchMessages } from "./search";
-import { toMeta } from "./user-replica";
+import { needsContent, searchMessages } from "./search";
 import type { LevelUserStore } from "./user-store";
 
 export class LevelMailboxHandle implements MailboxHandle {
@@ -43,8 +42,9 @@ export class LevelMailboxHandle implements MailboxHandle {
     return this.exists() ? uidNext(this.state, this.mailboxId) : 1;
   }
 
-  messages(): MessageMeta[] {
-    return this.exists() ? messages(this.state, this.mailboxId).map(toMeta) : [];
+  messages(): readonly MessageMeta[] {
+    // The index's own list: records are replaced on change, never mutated, so no copy is needed.
+    return this.exists() ? messages(this.state, this.mailboxId) : [];
   }
 
   claimRecent(uids: number[]): number[] {
@@ -118,8 +118,9 @@ export class LevelMailboxHandle implements MailboxHandle {
 
   async search(key: SearchKey, seqOf: (uid: number) => number, recent: ReadonlySet<number>): Promise<number[]> {
     this.checkOpen();
-    // messages() is a live view; content keys await between messages, so search a copy.
-    return searchMessages(key, [...messages(this.state, this.mailboxId)], {
+    // messages() is a live view; content keys await between messages, so they search a copy.
+    const list = messages(this.state, this.mailboxId);
+    return searchMessages(key, needsContent(key) ? [...list] : list, {
       seqOf,
       recent,
       load: async (uid) => ({ body: await this.body(uid), mime: await this.mime(uid) }),

@@ -52,9 +52,15 @@ export async function searchMessages(
   messages: readonly SearchableMessage[],
   env: SearchEnv,
 ): Promise<number[]> {
-  const bounds = computeBounds(messages, env);
+  const bounds = computeBounds(messages, env, usesSeq(key));
   const out: number[] = [];
   if (!needsContent(key)) {
+    // The commonest program, one flag (SEARCH UNSEEN, SEEN, DELETED...), without the tree walk.
+    if (key.op === "FLAG") {
+      const want = key.flag.toLowerCase();
+      for (const m of messages) if (hasLowerFlag(m.flags, key.flag, want) === key.present) out.push(m.uid);
+      return out;
+    }
     for (const m of messages) if (evalMeta(key, m, env, bounds)) out.push(m.uid);
     return out;
   }
@@ -71,9 +77,26 @@ interface Bounds {
   maxSeq: number;
 }
 
-function computeBounds(messages: readonly SearchableMessage[], env: SearchEnv): Bounds {
+/** True when the program has a sequence-set key, the only user of Bounds.maxSeq. */
+function usesSeq(key: SearchKey): boolean {
+  switch (key.op) {
+    case "SEQ":
+      return true;
+    case "AND":
+      return key.keys.some(usesSeq);
+    case "OR":
+      return usesSeq(key.left) || usesSeq(key.right);
+    case "NOT":
+      return usesSeq(key.key);
+    default:
+      return false;
+  }
+}
+
+function computeBounds(messages: readonly SearchableMessage[], env: SearchEnv, needSeq: boolean): Bounds {
   let maxSeq = 0;
-  for (const m of messages) {
+  // A sequence number per message costs a lookup each; skipped when no key uses `*` of sequence numbers.
+  if (needSeq) for (const m of messages) {
     const s = env.seqOf(m.uid);
     if (s > maxSeq) maxSeq = s;
   }
@@ -112,8 +135,16 @@ export function inSequenceSet(set: SequenceSet, n: number, max: number): boolean
 }
 
 function hasFlag(flags: readonly string[], flag: string): boolean {
-  const want = flag.toLowerCase();
-  return flags.some((f) => f.toLowerCase() === want);
+  return hasLowerFlag(flags, flag, flag.toLowerCase());
+}
+
+/** Case-insensitive flag test; `want` is `flag` lower-cased. Exact and length checks spare most toLowerCase calls. */
+function hasLowerFlag(flags: readonly string[], flag: string, want: string): boolean {
+  for (let i = 0; i < flags.length; i++) {
+    const f = flags[i]!;
+    if (f === flag || (f.length === want.length && f.toLowerCase() === want)) return true;
+  }
+  return false;
 }
 
 function utcDate(ms: number): string {

@@ -208,7 +208,9 @@ export class UserReplica {
     const claimed = this.recentClaimed.get(mailboxId) ?? 0;
     const fresh = uids.filter((u) => u > claimed);
     if (fresh.length === 0) return [];
-    const top = Math.max(...fresh);
+    // A loop, not Math.max(...fresh): spreading 100,000 arguments can overflow the stack.
+    let top = claimed;
+    for (const u of fresh) if (u > top) top = u;
     this.recentClaimed.set(mailboxId, top);
     // Losing this on a crash only makes a few messages \Recent again; no fsync.
     this.ctx.background(

@@ -24,7 +24,10 @@ export const search: CommandSpec<{ key: SearchKey; uid: boolean }> = {
       const seq = view.seqOf(u);
       if (seq > 0) hits.push(uid ? u : seq);
     }
-    hits.sort((a, b) => a - b);
+    // Already ascending (UIDs ascend and sequence numbers follow UIDs) unless the view says otherwise.
+    let sorted = true;
+    for (let i = 1; i < hits.length && sorted; i++) if (hits[i - 1]! > hits[i]!) sorted = false;
+    if (!sorted) hits.sort((a, b) => a - b);
     ctx.untagged(hits.length > 0 ? `SEARCH ${hits.join(" ")}` : "SEARCH");
     return ok("SEARCH completed");
   },
