@@ -19,6 +19,23 @@ function isKeyword(flag: string): boolean {
   return !flag.startsWith("\\");
 }
 
+/** Index of the message with this UID in a list ascending by UID, or -1. */
+export function findMeta(list: readonly MessageMeta[], uid: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const u = list[mid]!.uid;
+    if (u === uid) return mid;
+    if (u < uid) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Recorded for a message of the open snapshot that has left the view. */
+const FORGOTTEN: readonly string[] = Object.freeze([]);
+
 function sameFlags(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   const set = new Set(a);
@@ -29,8 +46,15 @@ export class SelectedView {
   /** seq - 1 → UID; ascending. Entries past `reported` are new and not yet announced by EXISTS. */
   private readonly uids: number[] = [];
   private reported = 0;
-  /** Flags as the client last saw them (or as they arrived, for messages it has not fetched). */
-  private readonly flags = new Map<number, string[]>();
+  /**
+   * Flags as the client last saw them (or as they arrived, for messages it has
+   * not fetched). A message present at open with no entry here still has the
+   * flags it had then, read from `opened`: SELECT of a large mailbox then
+   * builds no per-message map.
+   */
+  private readonly flags = new Map<number, readonly string[]>();
+  /** The store's records at open, ascending by UID (records are immutable). */
+  private opened: readonly MessageMeta[] = [];
   /** Messages that are \Recent for this session. */
   readonly recent = new Set<number>();
   private reportedRecent = 0;
@@ -50,11 +74,11 @@ export class SelectedView {
   /** Opens the view over a freshly opened handle; messages present now are numbered 1..n. */
   static open(handle: MailboxHandle): SelectedView {
     const view = new SelectedView(handle);
-    const list = handle.messages();
+    // A copy of the list (the store's own changes in place), not of the records.
+    const list = handle.messages().slice();
+    view.opened = list;
     for (const m of list) {
       view.uids.push(m.uid);
-      // Flag arrays are never mutated (here or in the store), so they are shared, not copied.
-      view.flags.set(m.uid, m.flags);
       for (const f of m.flags) if (isKeyword(f)) view.keywords.add(f);
     }
     view.reported = view.uids.length;
@@ -107,8 +131,24 @@ export class SelectedView {
   }
 
   /** Flags the client was last told (or would see now), without \Recent. */
-  knownFlags(uid: number): string[] {
-    return this.flags.get(uid) ?? [];
+  knownFlags(uid: number): readonly string[] {
+    return this.flagsOf(uid) ?? [];
+  }
+
+  /** Sequence number of the first message the client knows as not \Seen, 0 if none. */
+  firstUnseen(): number {
+    let j = 0;
+    for (let i = 0; i < this.reported; i++) {
+      const uid = this.uids[i]!;
+      let f = this.flags.get(uid);
+      if (f === undefined) {
+        // uids and opened both ascend: one forward walk instead of a search per message.
+        while (j < this.opened.length && this.opened[j]!.uid < uid) j++;
+        f = this.opened[j]?.uid === uid ? this.opened[j]!.flags : [];
+      }
+      if (!f.includes("\\Seen")) return i + 1;
+    }
+    return 0;
   }
 
   /** Permanent flags list for SELECT and later FLAGS updates. */
@@ -122,7 +162,7 @@ export class SelectedView {
    */
   reportFlags(uid: number, flags: readonly string[], write: UntaggedWriter): string {
     // The same array as recorded (FETCH FLAGS of an unchanged message): nothing new to note.
-    if (this.flags.get(uid) !== flags) {
+    if (this.flagsOf(uid) !== flags) {
       this.announceKeywords(flags, write);
       this.flags.set(uid, [...flags]);
     }
@@ -154,6 +194,8 @@ export class SelectedView {
    */
   flush(write: UntaggedWriter, allowExpunge: boolean): void {
     const events = this.pending;
+    // Nothing heard and no EXPUNGE to send: nothing can have changed (spares a pass over \Recent per command).
+    if (events.length === 0 && !(allowExpunge && this.expunged.size > 0)) return;
     this.pending = [];
     const fresh: number[] = [];
     const flagChanges = new Map<number, string[]>();
@@ -202,7 +244,7 @@ export class SelectedView {
       if (this.expunged.has(uid)) continue;
       const seq = this.seqOf(uid);
       if (seq === 0) continue;
-      const before = this.flags.get(uid);
+      const before = this.flagsOf(uid);
       if (before && sameFlags(before, flags)) continue;
       const text = this.reportFlags(uid, flags, write);
       write(`${seq} FETCH (FLAGS ${text} UID ${uid})`);
@@ -251,7 +293,7 @@ export class SelectedView {
     if (i >= this.reported) {
       // The client never heard of it: it can vanish silently.
       this.uids.splice(i, 1);
-      this.flags.delete(uid);
+      this.forget(uid);
       this.recent.delete(uid);
       return;
     }
@@ -265,7 +307,7 @@ export class SelectedView {
       const uid = this.uids[i]!;
       write(`${i + 1} EXPUNGE`);
       this.uids.splice(i, 1);
-      this.flags.delete(uid);
+      this.forget(uid);
       this.recent.delete(uid);
       this.reported--;
     }
@@ -287,6 +329,18 @@ export class SelectedView {
     const list = this.flagList().join(" ");
     write(`FLAGS (${list})`);
     write(this.readOnly ? "OK [PERMANENTFLAGS ()] Read-only mailbox" : `OK [PERMANENTFLAGS (${list} \\*)] Flags permitted`);
+  }
+
+  private flagsOf(uid: number): readonly string[] | undefined {
+    const f = this.flags.get(uid);
+    if (f !== undefined) return f;
+    const i = findMeta(this.opened, uid);
+    return i >= 0 ? this.opened[i]!.flags : undefined;
+  }
+
+  private forget(uid: number): void {
+    if (findMeta(this.opened, uid) >= 0) this.flags.set(uid, FORGOTTEN);
+    else this.flags.delete(uid);
   }
 
   private indexOf(uid: number): number {

@@ -4,7 +4,7 @@ import type { MimeNode } from "../../mime/types";
 import { no, ok, SELECTED, type CommandContext, type CommandSpec, type Reply } from "../dispatcher";
 import { formatInternalDate } from "../grammar/dates";
 import { parseFetchAttributes } from "../grammar/fetch-attributes";
-import type { SelectedView } from "../selected-view";
+import { findMeta, type SelectedView } from "../selected-view";
 import { StoreError, type MessageMeta } from "../store-port";
 import { ProtocolError } from "../tokenizer";
 import type { FetchAttribute, SectionSpec, SequenceSet, Token } from "../types";
@@ -108,20 +108,6 @@ export const fetch: CommandSpec<FetchArgs> = {
 /** Attributes answered from the index alone: no body, no MIME tree, no \Seen to set. */
 function metaOnly(a: FetchAttribute): boolean {
   return a.kind === "UID" || a.kind === "FLAGS" || a.kind === "INTERNALDATE" || a.kind === "RFC822.SIZE";
-}
-
-/** Index of the message with this UID in the store's list (ascending by UID), or -1. */
-function findMeta(list: readonly MessageMeta[], uid: number): number {
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const u = list[mid]!.uid;
-    if (u === uid) return mid;
-    if (u < uid) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }
 
 /** The store's current record of each target, looked up in one synchronous pass (undefined: gone). */

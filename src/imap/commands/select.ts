@@ -15,12 +15,8 @@ async function open(ctx: CommandContext, name: string, readOnly: boolean): Promi
   ctx.untagged(readOnly ? "OK [PERMANENTFLAGS ()] Read-only mailbox" : `OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`);
   ctx.untagged(`${view.exists} EXISTS`);
   ctx.untagged(`${view.recentCount} RECENT`);
-  for (let seq = 1; seq <= view.exists; seq++) {
-    if (!view.knownFlags(view.uidAt(seq)!).includes("\\Seen")) {
-      ctx.untagged(`OK [UNSEEN ${seq}] First unseen`);
-      break;
-    }
-  }
+  const firstUnseen = view.firstUnseen();
+  if (firstUnseen > 0) ctx.untagged(`OK [UNSEEN ${firstUnseen}] First unseen`);
   ctx.untagged(`OK [UIDVALIDITY ${handle.uidValidity}] UIDs valid`);
   ctx.untagged(`OK [UIDNEXT ${handle.uidNext()}] Predicted next UID`);
   ctx.select(view);
