@@ -75,9 +75,12 @@ const LOGIN_COMMANDS = new Set(["LOGIN", "AUTHENTICATE"]);
 
 const CRLF = "\r\n";
 
+/** Stateless, so one serves every session (a per-session command table cost a Map per connection). */
+const DISPATCHER = new Dispatcher(ALL_COMMANDS);
+
 export class ImapSession {
   private framer: CommandFramer;
-  private readonly dispatcher = new Dispatcher(ALL_COMMANDS);
+  private readonly dispatcher = DISPATCHER;
   private readonly queue: FramerEvent[] = [];
   private running = false;
   private readingPaused = false;
