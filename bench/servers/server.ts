@@ -18,6 +18,12 @@ export interface ServerUnderTest {
   memoryProcesses(): { pids: number[]; what: string };
   /** Admin /metrics URLs (charon only). */
   metricsUrls(): string[];
+  /**
+   * Loads messages into a user's INBOX without IMAP, the way a migration
+   * would (Dovecot: files in the Maildir, then indexed). Only for fixtures
+   * too large to APPEND in a bounded time; never timed against APPEND.
+   */
+  importMessages?(user: string, count: number, message: (i: number) => { data: Buffer; seen: boolean }): Promise<void>;
   /** Every PID of the server, for CPU accounting. */
   allPids(): number[];
   stop(): Promise<void>;
