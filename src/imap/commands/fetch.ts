@@ -105,8 +105,24 @@ export const fetch: CommandSpec<FetchArgs> = {
   handle: runFetch,
 };
 
+type IndexAttribute = "UID" | "FLAGS" | "INTERNALDATE" | "RFC822.SIZE";
+
+/** The value of an attribute the index answers; FLAGS also tells the view what the client now knows. */
+function indexValue(kind: IndexAttribute, view: SelectedView, meta: MessageMeta, flags: readonly string[], write: (line: string) => void): string {
+  switch (kind) {
+    case "UID":
+      return String(meta.uid);
+    case "FLAGS":
+      return view.reportFlags(meta.uid, flags, write);
+    case "INTERNALDATE":
+      return `"${formatInternalDate(meta.internalDate)}"`;
+    case "RFC822.SIZE":
+      return String(meta.size);
+  }
+}
+
 /** Attributes answered from the index alone: no body, no MIME tree, no \Seen to set. */
-function metaOnly(a: FetchAttribute): boolean {
+function metaOnly(a: FetchAttribute): a is FetchAttribute & { kind: IndexAttribute } {
   return a.kind === "UID" || a.kind === "FLAGS" || a.kind === "INTERNALDATE" || a.kind === "RFC822.SIZE";
 }
 
@@ -179,7 +195,7 @@ async function fetchMeta(
   view: SelectedView,
   targets: readonly number[],
   metas: ReadonlyArray<MessageMeta | undefined>,
-  attrs: FetchAttribute[],
+  attrs: ReadonlyArray<FetchAttribute & { kind: IndexAttribute }>,
 ): Promise<Reply> {
   // Several responses go out as one untagged "line": the session writes `* `,
   // the content and CRLF, so joining responses with CRLF `* ` keeps the bytes.
@@ -207,21 +223,8 @@ async function fetchMeta(
     }
     let line = `${seq} FETCH (`;
     for (let k = 0; k < attrs.length; k++) {
-      if (k > 0) line += " ";
-      switch (attrs[k]!.kind) {
-        case "UID":
-          line += `UID ${uid}`;
-          break;
-        case "FLAGS":
-          line += `FLAGS ${view.reportFlags(uid, meta.flags, write)}`;
-          break;
-        case "INTERNALDATE":
-          line += `INTERNALDATE "${formatInternalDate(meta.internalDate)}"`;
-          break;
-        case "RFC822.SIZE":
-          line += `RFC822.SIZE ${meta.size}`;
-          break;
-      }
+      const kind = attrs[k]!.kind;
+      line += `${k > 0 ? " " : ""}${kind} ${indexValue(kind, view, meta, meta.flags, write)}`;
     }
     line += ")";
     batch.push(line);
@@ -262,18 +265,14 @@ async function fetchOne(
 
   for (const a of attrs) {
     switch (a.kind) {
-      case "UID":
-        item("UID", String(uid));
-        break;
       case "FLAGS":
-        item("FLAGS", view.reportFlags(uid, flags, write));
+        item(a.kind, indexValue(a.kind, view, meta, flags, write));
         sentFlags = true;
         break;
+      case "UID":
       case "INTERNALDATE":
-        item("INTERNALDATE", `"${formatInternalDate(meta.internalDate)}"`);
-        break;
       case "RFC822.SIZE":
-        item("RFC822.SIZE", String(meta.size));
+        item(a.kind, indexValue(a.kind, view, meta, flags, write));
         break;
       case "ENVELOPE":
         item("ENVELOPE", encodeSexp(envelope(mime!)));
