@@ -26,24 +26,25 @@ export interface SearchEnv {
   load(uid: number): Promise<{ body: Buffer; mime: MimeNode }>;
 }
 
-export function needsContent(key: SearchKey): boolean {
+/** True when some leaf of the program passes `test` (AND, OR and NOT are walked). */
+function anyLeaf(key: SearchKey, test: (leaf: SearchKey) => boolean): boolean {
   switch (key.op) {
-    case "HEADER":
-    case "BODY":
-    case "TEXT":
-    case "SENTBEFORE":
-    case "SENTON":
-    case "SENTSINCE":
-      return true;
     case "AND":
-      return key.keys.some(needsContent);
+      return key.keys.some((k) => anyLeaf(k, test));
     case "OR":
-      return needsContent(key.left) || needsContent(key.right);
+      return anyLeaf(key.left, test) || anyLeaf(key.right, test);
     case "NOT":
-      return needsContent(key.key);
+      return anyLeaf(key.key, test);
     default:
-      return false;
+      return test(key);
   }
+}
+
+const CONTENT_KEYS: ReadonlySet<SearchKey["op"]> = new Set(["HEADER", "BODY", "TEXT", "SENTBEFORE", "SENTON", "SENTSINCE"]);
+
+/** True when the program reads message bodies or headers, not only the index. */
+export function needsContent(key: SearchKey): boolean {
+  return anyLeaf(key, (k) => CONTENT_KEYS.has(k.op));
 }
 
 /** UIDs of `messages` (ascending by UID) that match `key`. */
@@ -79,18 +80,7 @@ interface Bounds {
 
 /** True when the program has a sequence-set key, the only user of Bounds.maxSeq. */
 function usesSeq(key: SearchKey): boolean {
-  switch (key.op) {
-    case "SEQ":
-      return true;
-    case "AND":
-      return key.keys.some(usesSeq);
-    case "OR":
-      return usesSeq(key.left) || usesSeq(key.right);
-    case "NOT":
-      return usesSeq(key.key);
-    default:
-      return false;
-  }
+  return anyLeaf(key, (k) => k.op === "SEQ");
 }
 
 function computeBounds(messages: readonly SearchableMessage[], env: SearchEnv, needSeq: boolean): Bounds {
