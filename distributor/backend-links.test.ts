@@ -8,12 +8,22 @@ import { HomeWorkerRouter } from "../src/routing/home-worker-router";
 class FakeLink extends EventEmitter implements NodeLink {
   closed = false;
   /** "silent": a link behind a partition, no answer ever; "refuse": the node answers no. */
-  mode: "ok" | "silent" | "refuse" = "ok";
+  mode: "ok" | "silent" | "refuse" | "slow" = "ok";
   headers: Array<Record<string, unknown>> = [];
+  framesReceived = 0;
+  private talking: NodeJS.Timeout | undefined;
+  /** The node keeps sending frames (heartbeats, other sessions' data): it is alive. */
+  talk(): void {
+    this.talking = setInterval(() => this.framesReceived++, 10);
+  }
+  quiet(): void {
+    clearInterval(this.talking);
+  }
   async openStream(header: Record<string, unknown>): Promise<Duplex> {
     if (this.closed) throw new Error("link closed");
     this.headers.push(header);
     if (this.mode === "silent") return new Promise<Duplex>(() => undefined);
+    if (this.mode === "slow") return new Promise<Duplex>((resolve) => setTimeout(() => resolve(new PassThrough()), 120));
     if (this.mode === "refuse") throw Object.assign(new Error("stream refused: node is shutting down"), { code: "LINK_STREAM_REFUSED" });
     return new PassThrough();
   }
@@ -102,6 +112,50 @@ describe("BackendLinks", () => {
     expect(links.get(home)!.closed).toBe(true);
     expect(backend.isUp(home)).toBe(false);
     backend.close();
+  });
+
+  it("waits for a slow node that is still sending frames, and keeps its link", async () => {
+    const { router, backend, links, health } = setup(new Set(), 50);
+    const home = router.homeOf("erin");
+    await backend.openSession("erin", {});
+    const link = links.get(home)!;
+    link.mode = "slow";
+    link.talk();
+    try {
+      // The answer comes after 120 ms, past the 50 ms timeout, but frames keep arriving meanwhile.
+      expect(await backend.openSession("erin", {})).toMatchObject({ node: home, home: true });
+      expect(link.closed).toBe(false);
+      expect(backend.isUp(home)).toBe(true);
+      expect(health).not.toContainEqual([home, false]);
+    } finally {
+      link.quiet();
+      backend.close();
+    }
+  });
+
+  it("falls back from a live node that never opens the session, keeps its link, and takes it back once it answers", async () => {
+    const { router, backend, links, health, tick } = setup(new Set(), 50);
+    const home = router.homeOf("frank");
+    await backend.openSession("frank", {});
+    const link = links.get(home)!;
+    link.mode = "silent";
+    link.talk();
+    try {
+      expect(await backend.openSession("frank", {})).toMatchObject({ node: "s1", home: false });
+      // Three periods of waiting, then storage; the link and its other sessions stay.
+      expect(link.headers).toHaveLength(2);
+      expect(link.closed).toBe(false);
+      expect(backend.isUp(home)).toBe(false);
+      expect(health).toContainEqual([home, false]);
+      link.mode = "ok";
+      tick(60_000);
+      expect(await backend.openSession("frank", {})).toMatchObject({ node: home, home: true });
+      expect(backend.isUp(home)).toBe(true);
+      expect(health[health.length - 1]).toEqual([home, true]);
+    } finally {
+      link.quiet();
+      backend.close();
+    }
   });
 
   it("tries the next node when a live node refuses, without marking it down", async () => {

@@ -14,7 +14,12 @@ export interface NodeLink {
   once(event: "close", listener: (err?: Error) => void): unknown;
   close(): void;
   readonly closed: boolean;
+  /** Frames received from the node so far; a count that moves shows the node alive though slow. */
+  readonly framesReceived?: number;
 }
+
+/** Periods of openTimeoutMs a slow but live node gets to answer a session open (6 s by default, the heartbeat's own limit). */
+const SLOW_NODE_PERIODS = 3;
 
 export type NodeConnector = (node: string) => Promise<NodeLink>;
 
@@ -106,6 +111,7 @@ export class BackendLinks {
       try {
         const link = await this.link(choice.node);
         const stream = await this.openWithin(link, { ...header, user });
+        this.markUp(choice.node);
         return { stream, node: choice.node, home: choice.home };
       } catch (err) {
         // A live node that refuses (shutting down, or its store failed for this
@@ -120,16 +126,34 @@ export class BackendLinks {
     }
   }
 
-  /** openStream, or a failure after openTimeoutMs that also closes the silent link (a late stream is destroyed). */
+  /**
+   * openStream, or a failure once the node has not answered within
+   * openTimeoutMs. A node that sent nothing in that time is taken to be behind
+   * a partition: its link is closed (a late stream is destroyed). A node that
+   * did send frames (heartbeats, other sessions' data) is alive but slow, a GC
+   * pause or a burst of fsyncs: it gets up to SLOW_NODE_PERIODS periods, and
+   * its link, which carries other sessions, stays open even if it then fails.
+   */
   private openWithin(link: NodeLink, header: Record<string, unknown>): Promise<Duplex> {
     const ms = this.opts.openTimeoutMs ?? 2000;
     return new Promise((resolve, reject) => {
       let timedOut = false;
-      const timer = setTimeout(() => {
+      let heard = link.framesReceived;
+      let periods = 0;
+      const check = () => {
+        periods++;
+        const now = link.framesReceived;
+        const alive = now !== undefined && now !== heard;
+        if (alive && periods < SLOW_NODE_PERIODS) {
+          heard = now;
+          timer = setTimeout(check, ms);
+          return;
+        }
         timedOut = true;
-        link.close();
-        reject(new Error(`no answer to a session open within ${ms} ms`));
-      }, ms);
+        if (!alive) link.close();
+        reject(new Error(`no answer to a session open within ${periods * ms} ms${alive ? " (the node is alive but slow)" : ""}`));
+      };
+      let timer = setTimeout(check, ms);
       link.openStream(header).then(
         (stream) => {
           clearTimeout(timer);
@@ -176,6 +200,14 @@ export class BackendLinks {
         throw err;
       });
     return e.connecting;
+  }
+
+  /** A session opened: a node that was marked down while its link stayed open (it was only slow) is up again. */
+  private markUp(node: string): void {
+    const e = this.nodes.get(node)!;
+    if (e.breaker.state(this.now()) === "closed") return;
+    e.breaker.success();
+    this.opts.onHealth?.(node, true);
   }
 
   private markDown(node: string): void {

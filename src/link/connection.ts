@@ -67,6 +67,7 @@ export class MuxConnection extends EventEmitter<MuxConnectionEvents> {
   private missed = 0;
   private pingNonce = 0;
   private pingsSeen = 0;
+  private framesSeen = 0;
   private readonly host: StreamHost;
 
   constructor(
@@ -141,6 +142,11 @@ export class MuxConnection extends EventEmitter<MuxConnectionEvents> {
   /** PINGs received from the peer (for tests and diagnostics). */
   get pingsReceived(): number {
     return this.pingsSeen;
+  }
+
+  /** Frames of any kind received from the peer: a count that moves while the peer is alive. */
+  get framesReceived(): number {
+    return this.framesSeen;
   }
 
   /**
@@ -233,6 +239,7 @@ export class MuxConnection extends EventEmitter<MuxConnectionEvents> {
       return;
     }
     if (frames.length > 0) this.missed = 0;
+    this.framesSeen += frames.length;
     for (const f of frames) {
       if (this.isClosed) return;
       const problem = this.onFrame(f);

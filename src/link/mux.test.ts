@@ -286,6 +286,8 @@ describe("MuxConnection over mTLS", () => {
     await until(() => client.pingsReceived >= 10 && server.pingsReceived >= 10);
     expect(client.closed).toBe(false);
     expect(server.closed).toBe(false);
+    // Every PING and PONG is a frame heard: the count a distributor reads to tell a slow node from a silent one.
+    expect(client.framesReceived).toBeGreaterThanOrEqual(client.pingsReceived);
   });
 });
 
