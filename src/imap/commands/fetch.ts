@@ -135,6 +135,11 @@ function lookup(view: SelectedView, targets: readonly number[]): Array<MessageMe
   });
 }
 
+/** Whether the client may still fetch the message: in the store and not expunged from its view (else NO [EXPUNGEISSUED]). */
+function fetchable(view: SelectedView, uid: number, meta: MessageMeta | undefined): meta is MessageMeta {
+  return meta !== undefined && !view.isExpunged(uid) && view.seqOf(uid) > 0;
+}
+
 /** Responses are sent in batches of about this many characters, each one socket write. */
 const BATCH_CHARS = 64 * 1024;
 
@@ -151,7 +156,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Reply> {
   if (!view.readOnly && attrs.some(setsSeen)) {
     const unseen = targets.filter((u, i) => {
       const m = metas[i];
-      return m && !view.isExpunged(u) && !m.flags.includes("\\Seen");
+      return fetchable(view, u, m) && !m.flags.includes("\\Seen");
     });
     if (unseen.length > 0) seenNow = await view.handle.store(unseen, "add", ["\\Seen"]);
   }
@@ -160,11 +165,11 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Reply> {
   for (let i = 0; i < targets.length; i++) {
     const uid = targets[i]!;
     const meta = metas[i];
-    const seq = view.seqOf(uid);
-    if (!meta || view.isExpunged(uid) || seq === 0) {
+    if (!fetchable(view, uid, meta)) {
       missing = true;
       continue;
     }
+    const seq = view.seqOf(uid);
     let response: Buffer;
     try {
       response = await fetchOne(ctx, view, seq, meta, attrs, args.sectionNames, seenNow.get(uid));
@@ -216,11 +221,11 @@ async function fetchMeta(
   for (let i = 0; i < targets.length; i++) {
     const uid = targets[i]!;
     const meta = metas[i];
-    const seq = view.seqOf(uid);
-    if (!meta || view.isExpunged(uid) || seq === 0) {
+    if (!fetchable(view, uid, meta)) {
       missing = true;
       continue;
     }
+    const seq = view.seqOf(uid);
     let line = `${seq} FETCH (`;
     for (let k = 0; k < attrs.length; k++) {
       const kind = attrs[k]!.kind;
