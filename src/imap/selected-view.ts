@@ -19,18 +19,26 @@ function isKeyword(flag: string): boolean {
   return !flag.startsWith("\\");
 }
 
-/** Index of the message with this UID in a list ascending by UID, or -1. */
-export function findMeta(list: readonly MessageMeta[], uid: number): number {
+/** Index of `key` in a list ascending by `keyOf`, or -1. */
+function bisect<T>(list: readonly T[], key: number, keyOf: (item: T) => number): number {
   let lo = 0;
   let hi = list.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const u = list[mid]!.uid;
-    if (u === uid) return mid;
-    if (u < uid) lo = mid + 1;
+    const k = keyOf(list[mid]!);
+    if (k === key) return mid;
+    if (k < key) lo = mid + 1;
     else hi = mid - 1;
   }
   return -1;
+}
+
+const uidOf = (m: MessageMeta): number => m.uid;
+const itself = (n: number): number => n;
+
+/** Index of the message with this UID in a list ascending by UID, or -1. */
+export function findMeta(list: readonly MessageMeta[], uid: number): number {
+  return bisect(list, uid, uidOf);
 }
 
 /** Recorded for a message of the open snapshot that has left the view. */
@@ -344,15 +352,6 @@ export class SelectedView {
   }
 
   private indexOf(uid: number): number {
-    let lo = 0;
-    let hi = this.uids.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const v = this.uids[mid]!;
-      if (v === uid) return mid;
-      if (v < uid) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
+    return bisect(this.uids, uid, itself);
   }
 }
