@@ -24,7 +24,7 @@ import {
   type UserState,
 } from "../crdt";
 import type { Effect, Op, Tag, VersionVector } from "../crdt/types";
-import { StoreError, type MailboxChange, type MessageMeta } from "../imap/store-port";
+import { StoreError, type MailboxChange } from "../imap/store-port";
 import type { BlobStore } from "./blob-store";
 import type { CommitQueue } from "./commit-queue";
 import { keys, PREFIX_END, unescapeKeyPart } from "./keys";
@@ -67,10 +67,6 @@ interface Watcher {
 }
 
 const REMOVED_KEPT = 10_000;
-
-export function toMeta(r: MessageRecord): MessageMeta {
-  return { uid: r.uid, flags: [...r.flags], internalDate: r.internalDate, size: r.size };
-}
 
 export class UserReplica {
   private seq: number;
@@ -346,7 +342,7 @@ export class UserReplica {
       switch (c.kind) {
         case "message.added": {
           const r = messageByUid(this.state, c.mailboxId, c.uid);
-          if (r && r.messageId === c.messageId) change = { kind: "added", message: toMeta(r) };
+          if (r && r.messageId === c.messageId) change = { kind: "added", message: r }; // records are replaced, never mutated: shared, as messages() shares them
           else vanished.add(`${c.mailboxId} ${c.uid}`);
           break;
         }
