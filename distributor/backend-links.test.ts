@@ -58,6 +58,21 @@ function setup(down: Set<string>, openTimeoutMs?: number) {
   return { router, backend, links, connects, health, tick: (ms: number) => (clock += ms) };
 }
 
+/** A cluster whose home worker for `user` now answers in `mode` while it keeps sending frames: a live node. */
+async function liveHome(user: string, mode: FakeLink["mode"]) {
+  const ctx = setup(new Set(), 50);
+  const home = ctx.router.homeOf(user);
+  await ctx.backend.openSession(user, {});
+  const link = ctx.links.get(home)!;
+  link.mode = mode;
+  link.talk();
+  const done = () => {
+    link.quiet();
+    ctx.backend.close();
+  };
+  return { ...ctx, home, link, done };
+}
+
 describe("BackendLinks", () => {
   it("relays to the home worker over one shared link", async () => {
     const { router, backend, links, connects } = setup(new Set());
@@ -115,12 +130,7 @@ describe("BackendLinks", () => {
   });
 
   it("waits for a slow node that is still sending frames, and keeps its link", async () => {
-    const { router, backend, links, health } = setup(new Set(), 50);
-    const home = router.homeOf("erin");
-    await backend.openSession("erin", {});
-    const link = links.get(home)!;
-    link.mode = "slow";
-    link.talk();
+    const { backend, health, home, link, done } = await liveHome("erin", "slow");
     try {
       // The answer comes after 120 ms, past the 50 ms timeout, but frames keep arriving meanwhile.
       expect(await backend.openSession("erin", {})).toMatchObject({ node: home, home: true });
@@ -128,18 +138,12 @@ describe("BackendLinks", () => {
       expect(backend.isUp(home)).toBe(true);
       expect(health).not.toContainEqual([home, false]);
     } finally {
-      link.quiet();
-      backend.close();
+      done();
     }
   });
 
   it("falls back from a live node that never opens the session, keeps its link, and takes it back once it answers", async () => {
-    const { router, backend, links, health, tick } = setup(new Set(), 50);
-    const home = router.homeOf("frank");
-    await backend.openSession("frank", {});
-    const link = links.get(home)!;
-    link.mode = "silent";
-    link.talk();
+    const { backend, health, tick, home, link, done } = await liveHome("frank", "silent");
     try {
       expect(await backend.openSession("frank", {})).toMatchObject({ node: "s1", home: false });
       // Three periods of waiting, then storage; the link and its other sessions stay.
@@ -153,8 +157,7 @@ describe("BackendLinks", () => {
       expect(backend.isUp(home)).toBe(true);
       expect(health[health.length - 1]).toEqual([home, true]);
     } finally {
-      link.quiet();
-      backend.close();
+      done();
     }
   });
 
