@@ -146,7 +146,7 @@ export class PeerSession {
       this.rememberShipped(e.blob);
     }
     // Checked after the reads: a catch-up may have sent the op from the log meanwhile.
-    const onTheWay = mergeVectors(this.acked.get(user) ?? {}, this.sent.get(user) ?? {});
+    const onTheWay = this.onTheWay(user, this.acked.get(user) ?? {});
     if (isDelivered(op, onTheWay) || this.closed) return;
     this.send(blobs.length > 0 ? { t: "ops", user, ops: [op], blobs } : { t: "ops", user, ops: [op] });
     this.host.metrics?.opsSent(this.peer, 1);
@@ -342,10 +342,15 @@ export class PeerSession {
     if (full) this.send({ t: "synced" });
   }
 
+  /** What the peer has of `user` once the ops already written to this stream arrive: `acked` plus those. */
+  private onTheWay(user: string, acked: VersionVector): VersionVector {
+    return mergeVectors(acked, this.sent.get(user) ?? {});
+  }
+
   /** Sends what `theirs` lacks of `user`: all of it when `everything`, else what is not already on its way. */
   private async sendMissing(user: string, theirs: VersionVector, everything: boolean): Promise<void> {
     if (everything) this.sent.delete(user);
-    const base = mergeVectors(theirs, this.sent.get(user) ?? {});
+    const base = this.onTheWay(user, theirs);
     // The common case, a plain acknowledgement: nothing to send, and no read of the op log.
     if (dominates(base, await this.host.vectorOf(user))) {
       const inFlight = this.sent.get(user);
@@ -360,7 +365,7 @@ export class PeerSession {
       return;
     }
     // Live ops may have gone out while the log was read: those are on their way too.
-    const onTheWay = mergeVectors(base, this.sent.get(user) ?? {});
+    const onTheWay = this.onTheWay(user, base);
     const ops = answer.ops.filter((op) => !isDelivered(op, onTheWay));
     // catchUp answers with every op `base` lacks, so what is on the way stays a contiguous prefix.
     for (const op of ops) if ((onTheWay[op.id.replica] ?? 0) < op.id.seq) onTheWay[op.id.replica] = op.id.seq;
