@@ -7,6 +7,7 @@
 // Memory is bounded: at most `maxKeys` addresses and `maxKeys` users are
 // tracked (least recently touched dropped first), and each keeps at most
 // its limit of timestamps (more could not change the answer).
+import { BoundedMap } from "../util/bounded-map";
 
 export interface AuthRateLimitOptions {
   /** Failures from one client address within the window before its logins are refused. Default 10. */
@@ -34,13 +35,15 @@ interface Failure {
   other: string;
 }
 
-/** A Map used as an LRU: re-inserted on touch, oldest dropped past the cap. */
+/** Failures per key, the key touched longest ago dropped past `maxKeys`. */
 class FailureLog {
-  private readonly entries = new Map<string, Failure[]>();
+  private readonly entries: BoundedMap<string, Failure[]>;
   constructor(
-    private readonly maxKeys: number,
+    maxKeys: number,
     private readonly keep: number,
-  ) {}
+  ) {
+    this.entries = new BoundedMap(maxKeys);
+  }
 
   get size(): number {
     return this.entries.size;
@@ -60,9 +63,7 @@ class FailureLog {
     const live = this.recent(key, since);
     live.push(failure);
     if (live.length > this.keep) live.splice(0, live.length - this.keep);
-    this.entries.delete(key);
     this.entries.set(key, live);
-    while (this.entries.size > this.maxKeys) this.entries.delete(this.entries.keys().next().value!);
   }
 
   /** Drops the failures of `key` whose other side is `other`. */

@@ -7,6 +7,7 @@ import { watch as fsWatch, promises as fs, type FSWatcher } from "node:fs";
 import path from "node:path";
 import { DEFAULT_SCRYPT, hashPassword, isPasswordHash, verifyPassword, type ScryptParams } from "./password";
 import { usernameProblem } from "./username";
+import { BoundedMap } from "../util/bounded-map";
 
 export type UserDirectoryErrorCode = "INVALID" | "EXISTS" | "NOTFOUND" | "CORRUPT";
 
@@ -86,7 +87,7 @@ export class UserDirectory extends EventEmitter<UserDirectoryEvents> {
    * constantly) then skip scrypt, as Dovecot's auth cache does. Failures are
    * never cached, so guessing always pays the full scrypt cost.
    */
-  private readonly verified = new Map<string, CacheEntry>();
+  private readonly verified = new BoundedMap<string, CacheEntry>(MAX_CACHE_ENTRIES);
   private readonly cacheKey = randomBytes(32);
   /** Hash compared against for unknown users, so a miss costs the same time as a wrong password. */
   private dummyHash: Promise<string> | undefined;
@@ -321,8 +322,6 @@ export class UserDirectory extends EventEmitter<UserDirectoryEvents> {
     }
     const ok = await this.hashLimiter.run(() => verifyPassword(password, stored));
     if (ok && this.cacheTtlMs > 0 && this.users.get(name) === stored) {
-      this.verified.delete(name);
-      if (this.verified.size >= MAX_CACHE_ENTRIES) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(name, { mac: this.mac(name, password), hash: stored, expires: Date.now() + this.cacheTtlMs });
     }
     return ok;

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import type { MimeNode } from "../mime/types";
 import { keys } from "./keys";
 import { jsonValue, parseJson, type BatchOp, type Db } from "./leveldb";
+import { BoundedMap } from "../util/bounded-map";
 
 export function sha256Hex(body: Buffer): string {
   return createHash("sha256").update(body).digest("hex");
@@ -17,8 +18,7 @@ export class BlobStore {
   private readonly pendingBlobs = new Map<string, { body: Buffer | undefined; refs: number }>();
   private readonly pendingMime = new Map<string, MimeNode>();
   /** Small cache of parsed structures; FETCH of one message usually asks several times. */
-  private readonly mimeCache = new Map<string, MimeNode>();
-  private readonly mimeCacheLimit = 2048;
+  private readonly mimeCache = new BoundedMap<string, MimeNode>(2048);
   /**
    * Bodies written lately, kept after their batch is on disk (oldest out past
    * the byte limit): replication ships each new body to every peer right
@@ -26,10 +26,14 @@ export class BlobStore {
    * LevelDB queued behind the writes on libuv's pool and put up to 270 ms
    * into the replication lag at a write peak.
    */
-  private readonly recent = new Map<string, Buffer>();
-  private recentBytes = 0;
+  private readonly recent: BoundedMap<string, Buffer>;
 
-  constructor(private readonly db: Db, private readonly recentLimitBytes = 16 * 1024 * 1024) {}
+  constructor(
+    private readonly db: Db,
+    private readonly recentLimitBytes = 16 * 1024 * 1024,
+  ) {
+    this.recent = new BoundedMap(recentLimitBytes, (b) => b.length);
+  }
 
   /**
    * Batch entries that store a body and/or its MIME tree. Both stay readable
@@ -56,9 +60,10 @@ export class BlobStore {
     const p = this.pendingBlobs.get(sha);
     if (p && --p.refs <= 0) {
       this.pendingBlobs.delete(sha);
-      if (p.body) this.keepRecent(sha, p.body);
+      // A body bigger than an eighth of the cache would push out many small new ones.
+      if (p.body && p.body.length <= this.recentLimitBytes / 8) this.recent.set(sha, p.body);
       const mime = this.pendingMime.get(sha);
-      if (mime) this.remember(sha, mime);
+      if (mime) this.mimeCache.set(sha, mime);
       this.pendingMime.delete(sha);
     }
   }
@@ -72,38 +77,19 @@ export class BlobStore {
     return this.pendingBlobs.get(sha)?.body ?? this.recent.get(sha) ?? this.db.get(keys.blob(sha));
   }
 
-  private keepRecent(sha: string, body: Buffer): void {
-    if (body.length > this.recentLimitBytes / 8 || this.recent.has(sha)) return;
-    this.recent.set(sha, body);
-    this.recentBytes += body.length;
-    for (const [old, b] of this.recent) {
-      if (this.recentBytes <= this.recentLimitBytes) break;
-      this.recent.delete(old);
-      this.recentBytes -= b.length;
-    }
-  }
-
   async getMime(sha: string): Promise<MimeNode | undefined> {
     const m = this.pendingMime.get(sha) ?? this.mimeCache.get(sha);
     if (m) return m;
     const raw = await this.db.get(keys.mime(sha));
     if (raw === undefined) return undefined;
     const node = parseJson<MimeNode>(raw);
-    this.remember(sha, node);
+    this.mimeCache.set(sha, node);
     return node;
   }
 
   /** Stores a structure parsed after the fact (blob arrived by replication); no fsync needed, it can be rebuilt. */
   async putMime(sha: string, node: MimeNode): Promise<void> {
-    this.remember(sha, node);
-    await this.db.put(keys.mime(sha), jsonValue(node));
-  }
-
-  private remember(sha: string, node: MimeNode): void {
-    if (this.mimeCache.size >= this.mimeCacheLimit) {
-      const oldest = this.mimeCache.keys().next().value;
-      if (oldest !== undefined) this.mimeCache.delete(oldest);
-    }
     this.mimeCache.set(sha, node);
+    await this.db.put(keys.mime(sha), jsonValue(node));
   }
 }

@@ -30,6 +30,7 @@ import type { CommitQueue } from "./commit-queue";
 import { keys, PREFIX_END, unescapeKeyPart } from "./keys";
 import type { BatchOp, Db } from "./leveldb";
 import { causalOrder, isCausallyReady, opPut, readOpsAfter } from "./oplog";
+import { BoundedMap } from "../util/bounded-map";
 
 
 export interface Logger {
@@ -79,7 +80,7 @@ export class UserReplica {
    * Records of messages removed lately. A session that has not yet been told
    * of an EXPUNGE may still FETCH the message (RFC 3501 §7.4.1 allows serving it).
    */
-  private readonly removed = new Map<string, MessageRecord>();
+  private readonly removed = new BoundedMap<string, MessageRecord>(REMOVED_KEPT);
   private broken: Error | undefined;
 
   private constructor(
@@ -258,7 +259,6 @@ export class UserReplica {
         const r = messageById(this.state, e.mailboxId, id);
         if (!r) continue;
         this.removed.set(`${r.mailboxId} ${r.uid}`, r);
-        if (this.removed.size > REMOVED_KEPT) this.removed.delete(this.removed.keys().next().value!);
       }
     }
   }
