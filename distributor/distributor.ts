@@ -99,7 +99,7 @@ export async function startDistributor(opts: DistributorOptions): Promise<Runnin
             opened = await backend.openSession(user, sessionHeader({ user, session: f.id, client: f.remoteAddress }));
             f.log.info({ user, target: opened.node, home: opened.home }, "relaying session");
           },
-          start: (pending) => f.relayTo(opened!.stream, pending),
+          start: (pending, closed) => f.relayTo(opened!.stream, pending, closed),
         },
       });
     },

@@ -117,6 +117,13 @@ describe("lifecycle and metrics of the cluster's processes", () => {
     } finally {
       await closeQuietly(c);
     }
+    // The distributor dropped the relayed session at the handoff; its close must still reach the gauge.
+    let active = NaN;
+    for (let i = 0; i < 200 && active !== sampleValue(before.dist, "charon_sessions_active"); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 25));
+      active = sampleValue(await curlMetrics(dist), "charon_sessions_active");
+    }
+    expect(active).toBe(sampleValue(before.dist, "charon_sessions_active"));
   });
 
   it("SIGTERM to the home worker during an APPEND stream: BYE, exit 0, and every acknowledged message is there after it restarts", async () => {

@@ -2,6 +2,7 @@
 // every byte the client pipelined after its login, to whoever relays it.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { harness, type Harness } from "./session-test-support";
+import type { SessionObserver } from "./observer";
 import type { SessionHandoff } from "./session";
 
 let h: Harness;
@@ -15,13 +16,15 @@ afterEach(async () => {
 class RecordingHandoff implements SessionHandoff {
   opened: string[] = [];
   started: Buffer[] = [];
+  closers: Array<() => void> = [];
   failWith: Error | undefined;
   async open(user: string): Promise<void> {
     if (this.failWith) throw this.failWith;
     this.opened.push(user);
   }
-  start(pending: Buffer): void {
+  start(pending: Buffer, closed: () => void): void {
     this.started.push(pending);
+    this.closers.push(closed);
   }
 }
 
@@ -80,5 +83,40 @@ describe("session handoff (distributor mode)", () => {
     expect(out).toContain("* CAPABILITY");
     expect(out).toContain("b OK");
     expect(handoff.started).toEqual([]);
+  });
+
+  it("closes its metrics once, through the closer handed to the relay, so the relay need not keep the session", async () => {
+    const counts = { opened: 0, closed: 0 };
+    const observer: SessionObserver = {
+      sessionOpened: () => counts.opened++,
+      sessionClosed: () => counts.closed++,
+      commandDone: () => undefined,
+      authFailed: () => undefined,
+    };
+    const handoff = new RecordingHandoff();
+    const c = h.open({ handoff, observer });
+    c.take();
+    await c.cmd("a LOGIN alice secret");
+    expect(handoff.closers).toHaveLength(1);
+    // The session's own close (its connection going away) no longer counts: the relay owns that now.
+    c.session.onClose();
+    expect(counts).toEqual({ opened: 1, closed: 0 });
+    handoff.closers[0]!();
+    handoff.closers[0]!();
+    expect(counts).toEqual({ opened: 1, closed: 1 });
+  });
+
+  it("closes a session that was never handed off on its own close, once", async () => {
+    const counts = { opened: 0, closed: 0 };
+    const observer: SessionObserver = {
+      sessionOpened: () => counts.opened++,
+      sessionClosed: () => counts.closed++,
+      commandDone: () => undefined,
+      authFailed: () => undefined,
+    };
+    const c = h.open({ handoff: new RecordingHandoff(), observer });
+    c.session.onClose();
+    c.session.onClose();
+    expect(counts).toEqual({ opened: 1, closed: 1 });
   });
 });

@@ -65,9 +65,11 @@ export interface SessionHandoff {
   /**
    * The tagged OK of the login has been written. `pending` holds every byte the
    * client sent after the login command; from now on the owner relays the
-   * connection and the session is inert.
+   * connection and the session is inert. `closed` is all the owner needs to
+   * keep of it (it closes the session's metrics), so the owner drops the
+   * session itself: an idle relayed connection should cost as little as possible.
    */
-  start(pending: Buffer): void;
+  start(pending: Buffer, closed: () => void): void;
 }
 
 /** Commands after which a distributor stops framing input, because it may belong to another node. */
@@ -105,7 +107,6 @@ export class ImapSession {
    */
   private held: Buffer[] | null = null;
   private heldBytes = 0;
-  private handedOff = false;
   /** Resolves when a preauthenticated session has loaded its user's store. */
   private ready: Promise<void> = Promise.resolve();
 
@@ -161,13 +162,10 @@ export class ImapSession {
 
   /** The connection is gone: release the mailbox, wake anything waiting. */
   onClose(): void {
-    // Before the guard: a handed-off session is already inert (closed) but its connection lives until now.
-    if (!this.observerClosed) {
-      this.observerClosed = true;
-      this.observe((o) => o.sessionClosed());
-    }
+    // A handed-off session is closed already; its owner closes its metrics through relayedClose().
     if (this.closed) return;
     this.closed = true;
+    this.observe((o) => o.sessionClosed());
     this.idling = false;
     this.clearQueue();
     this.view?.close();
@@ -262,10 +260,10 @@ export class ImapSession {
     this.held = null;
     this.heldBytes = 0;
     if (this.state !== "not-authenticated" && this.opts.handoff) {
-      this.handedOff = true;
+      const closed = this.relayedClose();
       this.closed = true;
       this.clearQueue();
-      this.opts.handoff.start(held);
+      this.opts.handoff.start(held, closed);
       return;
     }
     if (this.readingPaused) {
@@ -555,9 +553,24 @@ export class ImapSession {
     this.view = undefined;
   }
 
-  // ---- observer (metrics) ----
+  /** A handed-off session's close, holding only the observer and not the session. */
+  private relayedClose(): () => void {
+    // Closed before the handoff (the client left during the login): its metrics are closed already.
+    if (this.closed) return () => undefined;
+    const { observer, log } = this.opts;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      try {
+        observer?.sessionClosed();
+      } catch (err) {
+        log.warn({ err }, "session observer failed");
+      }
+    };
+  }
 
-  private observerClosed = false;
+  // ---- observer (metrics) ----
 
   private observe(call: (o: SessionObserver) => void): void {
     const o = this.opts.observer;

@@ -164,7 +164,7 @@ export class MuxConnection extends EventEmitter<MuxConnectionEvents> {
       return Promise.reject(err as Error);
     }
     this.nextId += 2;
-    const stream = new MuxStream(this.host, id, header, this.initialWindow, true);
+    const stream = new MuxStream(this.host, id, this.initialWindow, true);
     this.streams.set(id, stream);
     return new Promise<MuxStream>((resolve, reject) => {
       this.openings.set(id, { resolve, reject });
@@ -332,7 +332,7 @@ export class MuxConnection extends EventEmitter<MuxConnectionEvents> {
     }
     if (id <= this.lastPeerId) return `peer reused or lowered stream id ${id}`;
     this.lastPeerId = id;
-    const stream = new MuxStream(this.host, id, header, this.initialWindow, false);
+    const stream = new MuxStream(this.host, id, this.initialWindow, false);
     stream._setPeerWindow(window);
     this.streams.set(id, stream);
     let answered = false;

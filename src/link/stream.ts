@@ -46,7 +46,6 @@ export class MuxStream extends Duplex {
   constructor(
     private readonly host: StreamHost,
     readonly id: number,
-    readonly header: Record<string, unknown>,
     /** Our receive window: the most bytes the peer may have in flight to us. */
     readonly window: number,
     opening: boolean,

@@ -37,6 +37,11 @@ export interface ConnectionOptions {
  */
 export type ConnectionStream = net.Socket | Duplex;
 
+/** What stays of a session once its connection is relayed: only its close. */
+function relayedSession(closed: () => void): SessionLike {
+  return { greet() {}, onData() {}, onClose: closed, shutdown: () => Promise.resolve() };
+}
+
 /** A batch this large is written at once instead of at the end of the event-loop turn. */
 const COALESCE_BYTES = 64 * 1024;
 
@@ -134,13 +139,16 @@ export class Connection {
    * the mail node), each direction pausing its source while the other side is
    * full. The mail node's session does the autologout.
    */
-  relayTo(stream: Duplex, pending: Buffer, count?: (direction: "in" | "out", bytes: number) => void): void {
+  relayTo(stream: Duplex, pending: Buffer, closed: () => void, count?: (direction: "in" | "out", bytes: number) => void): void {
     if (this.closed) {
       stream.destroy();
       return;
     }
     this.relay = stream;
+    // The session is inert from here on; holding it would cost every idle relayed connection its parser and state.
+    this.session = relayedSession(closed);
     clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     this.socket.off("data", this.onSocketData);
     const socket = this.socket;
     const toNode = (chunk: Buffer) => {

@@ -21,8 +21,8 @@ export interface SessionFactoryOptions {
   id: string;
   /** Client address, for rate limits and logs. */
   remoteAddress: string;
-  /** Hands the connection to a relayed session (distributor). */
-  relayTo(stream: Duplex, pending: Buffer): void;
+  /** Hands the connection to a relayed session (distributor); `closed` replaces the session, which is dropped. */
+  relayTo(stream: Duplex, pending: Buffer, closed: () => void): void;
   /** Metrics hook for the session, from SessionListenerOptions.observer. */
   observer?: SessionObserver;
 }
@@ -58,6 +58,8 @@ export interface BoundEndpoints {
 }
 
 export const DEFAULT_HOST = "127.0.0.1";
+
+const ignoreError = (): void => undefined;
 
 function listenOn(server: net.Server, endpoint: Partial<Endpoint>): Promise<Endpoint> {
   return new Promise((resolve, reject) => {
@@ -124,11 +126,16 @@ export class SessionListener {
 
   private async start(server: net.Server, endpoint: Partial<Endpoint>): Promise<Endpoint> {
     server.maxConnections = this.limits.maxConnections;
+    // Shared handlers rather than closures per socket: every byte an idle connection holds counts.
+    const sockets = this.sockets;
+    const forget = function (this: net.Socket): void {
+      sockets.delete(this);
+    };
     server.on("connection", (socket: net.Socket) => {
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
+      sockets.add(socket);
+      socket.on("close", forget);
       // Until a session owns it, a socket still needs an error listener or a reset would crash us.
-      socket.on("error", () => undefined);
+      socket.on("error", ignoreError);
     });
     server.on("error", (err) => this.opts.log.error({ err }, "listener error"));
     const bound = await listenOn(server, endpoint);
@@ -162,7 +169,7 @@ export class SessionListener {
         log,
         id,
         remoteAddress: socket.remoteAddress ?? "",
-        relayTo: (stream, pending) => conn.relayTo(stream, pending, this.opts.countRelayed),
+        relayTo: (stream, pending, closed) => conn.relayTo(stream, pending, closed, this.opts.countRelayed),
         observer: this.opts.observer,
       };
       const session = this.opts.createSession(conn.transport, factoryOpts, this.limits);
