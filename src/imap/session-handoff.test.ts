@@ -28,6 +28,18 @@ class RecordingHandoff implements SessionHandoff {
   }
 }
 
+/** Counts the session opens and closes the metrics would see. */
+function countingObserver(): { counts: { opened: number; closed: number }; observer: SessionObserver } {
+  const counts = { opened: 0, closed: 0 };
+  const observer: SessionObserver = {
+    sessionOpened: () => counts.opened++,
+    sessionClosed: () => counts.closed++,
+    commandDone: () => undefined,
+    authFailed: () => undefined,
+  };
+  return { counts, observer };
+}
+
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
 describe("session handoff (distributor mode)", () => {
@@ -86,13 +98,7 @@ describe("session handoff (distributor mode)", () => {
   });
 
   it("closes its metrics once, through the closer handed to the relay, so the relay need not keep the session", async () => {
-    const counts = { opened: 0, closed: 0 };
-    const observer: SessionObserver = {
-      sessionOpened: () => counts.opened++,
-      sessionClosed: () => counts.closed++,
-      commandDone: () => undefined,
-      authFailed: () => undefined,
-    };
+    const { counts, observer } = countingObserver();
     const handoff = new RecordingHandoff();
     const c = h.open({ handoff, observer });
     c.take();
@@ -107,13 +113,7 @@ describe("session handoff (distributor mode)", () => {
   });
 
   it("closes a session that was never handed off on its own close, once", async () => {
-    const counts = { opened: 0, closed: 0 };
-    const observer: SessionObserver = {
-      sessionOpened: () => counts.opened++,
-      sessionClosed: () => counts.closed++,
-      commandDone: () => undefined,
-      authFailed: () => undefined,
-    };
+    const { counts, observer } = countingObserver();
     const c = h.open({ handoff: new RecordingHandoff(), observer });
     c.session.onClose();
     c.session.onClose();
