@@ -473,6 +473,10 @@ describe("concurrent sessions", () => {
     // Message 1 (UID 2) is gone from the store; its number stays valid until the EXPUNGE.
     expect(f).toContain("* 2 FETCH (UID 3)");
     expect(f).toContain("b2 NO [EXPUNGEISSUED]");
+    // The per-message path (a body part, which also sets \Seen first) reports it the same way.
+    const g = await b.cmd("b2b FETCH 1:* (BODY[HEADER.FIELDS (SUBJECT)])");
+    expect(g).toContain("* 2 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {22}\r\nSubject: message 3\r\n\r\n FLAGS (\\Seen))");
+    expect(g).toContain("b2b NO [EXPUNGEISSUED]");
     expect(await b.cmd("b3 SEARCH ALL")).toBe("* SEARCH 2 3\r\nb3 OK SEARCH completed\r\n");
     expect(await b.cmd("b4 STORE 3 +FLAGS.SILENT \\Flagged")).toBe("b4 OK STORE completed\r\n");
     expect(lines(await b.cmd("b5 NOOP"))).toEqual(["* 1 EXPUNGE", "b5 OK NOOP completed"]);

@@ -126,18 +126,41 @@ function metaOnly(a: FetchAttribute): a is FetchAttribute & { kind: IndexAttribu
   return a.kind === "UID" || a.kind === "FLAGS" || a.kind === "INTERNALDATE" || a.kind === "RFC822.SIZE";
 }
 
-/** The store's current record of each target, looked up in one synchronous pass (undefined: gone). */
-function lookup(view: SelectedView, targets: readonly number[]): Array<MessageMeta | undefined> {
-  const list = view.handle.messages();
-  return targets.map((uid) => {
-    const i = findMeta(list, uid);
-    return i >= 0 ? list[i] : undefined;
-  });
-}
+/**
+ * The requested messages, with the store's record of each looked up in one
+ * synchronous pass. Iterating yields those the client may still fetch; one
+ * that is gone from the store or expunged from the client's view makes the
+ * reply NO [EXPUNGEISSUED].
+ */
+class FetchTargets {
+  missing = false;
+  private readonly metas: Array<MessageMeta | undefined>;
 
-/** Whether the client may still fetch the message: in the store and not expunged from its view (else NO [EXPUNGEISSUED]). */
-function fetchable(view: SelectedView, uid: number, meta: MessageMeta | undefined): meta is MessageMeta {
-  return meta !== undefined && !view.isExpunged(uid) && view.seqOf(uid) > 0;
+  constructor(
+    private readonly view: SelectedView,
+    private readonly uids: readonly number[],
+  ) {
+    const list = view.handle.messages();
+    this.metas = uids.map((uid) => {
+      const i = findMeta(list, uid);
+      return i >= 0 ? list[i] : undefined;
+    });
+  }
+
+  *[Symbol.iterator](): Generator<{ seq: number; meta: MessageMeta }> {
+    const view = this.view;
+    for (let i = 0; i < this.uids.length; i++) {
+      const uid = this.uids[i]!;
+      const meta = this.metas[i];
+      const seq = view.seqOf(uid);
+      if (meta === undefined || view.isExpunged(uid) || seq <= 0) this.missing = true;
+      else yield { seq, meta };
+    }
+  }
+
+  reply(): Reply {
+    return this.missing ? no("Some of the requested messages no longer exist", "EXPUNGEISSUED") : ok("FETCH completed");
+  }
 }
 
 /** Responses are sent in batches of about this many characters, each one socket write. */
@@ -145,37 +168,27 @@ const BATCH_CHARS = 64 * 1024;
 
 async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Reply> {
   const view = ctx.view!;
-  const targets = resolveSet(view, args.set, args.uid);
-  if (targets.length === 0) return ok("FETCH completed");
+  const uids = resolveSet(view, args.set, args.uid);
+  if (uids.length === 0) return ok("FETCH completed");
   const attrs = args.uid && !args.attrs.some((a) => a.kind === "UID") ? [{ kind: "UID" } as FetchAttribute, ...args.attrs] : args.attrs;
-  const metas = lookup(view, targets);
-  if (attrs.every(metaOnly)) return fetchMeta(ctx, view, targets, metas, attrs);
+  const targets = new FetchTargets(view, uids);
+  if (attrs.every(metaOnly)) return fetchMeta(ctx, view, targets, attrs);
 
   // Setting \Seen first lets the response carry the new flags (RFC 3501 §6.4.5).
   let seenNow = new Map<number, string[]>();
   if (!view.readOnly && attrs.some(setsSeen)) {
-    const unseen = targets.filter((u, i) => {
-      const m = metas[i];
-      return fetchable(view, u, m) && !m.flags.includes("\\Seen");
-    });
+    const unseen: number[] = [];
+    for (const { meta } of targets) if (!meta.flags.includes("\\Seen")) unseen.push(meta.uid);
     if (unseen.length > 0) seenNow = await view.handle.store(unseen, "add", ["\\Seen"]);
   }
 
-  let missing = false;
-  for (let i = 0; i < targets.length; i++) {
-    const uid = targets[i]!;
-    const meta = metas[i];
-    if (!fetchable(view, uid, meta)) {
-      missing = true;
-      continue;
-    }
-    const seq = view.seqOf(uid);
+  for (const { seq, meta } of targets) {
     let response: Buffer;
     try {
-      response = await fetchOne(ctx, view, seq, meta, attrs, args.sectionNames, seenNow.get(uid));
+      response = await fetchOne(ctx, view, seq, meta, attrs, args.sectionNames, seenNow.get(meta.uid));
     } catch (err) {
       if (err instanceof StoreError && err.code === "NONEXISTENT") {
-        missing = true;
+        targets.missing = true;
         continue;
       }
       throw err;
@@ -183,8 +196,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Reply> {
     ctx.untagged(response);
     await ctx.drain();
   }
-  if (missing) return no("Some of the requested messages no longer exist", "EXPUNGEISSUED");
-  return ok("FETCH completed");
+  return targets.reply();
 }
 
 /**
@@ -192,14 +204,13 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Reply> {
  * responses are built as text without an await per message and written in
  * batches, so `UID FETCH 1:* (FLAGS)` over a large mailbox costs one string
  * per message and one write per BATCH_CHARS. The bytes are those fetchOne
- * would send. Records are immutable, so `metas` stays valid across the
- * drains between batches.
+ * would send. Records are immutable, so the ones FetchTargets looked up
+ * stay valid across the drains between batches.
  */
 async function fetchMeta(
   ctx: CommandContext,
   view: SelectedView,
-  targets: readonly number[],
-  metas: ReadonlyArray<MessageMeta | undefined>,
+  targets: FetchTargets,
   attrs: ReadonlyArray<FetchAttribute & { kind: IndexAttribute }>,
 ): Promise<Reply> {
   // Several responses go out as one untagged "line": the session writes `* `,
@@ -217,15 +228,7 @@ async function fetchMeta(
     flush();
     ctx.untagged(line);
   };
-  let missing = false;
-  for (let i = 0; i < targets.length; i++) {
-    const uid = targets[i]!;
-    const meta = metas[i];
-    if (!fetchable(view, uid, meta)) {
-      missing = true;
-      continue;
-    }
-    const seq = view.seqOf(uid);
+  for (const { seq, meta } of targets) {
     let line = `${seq} FETCH (`;
     for (let k = 0; k < attrs.length; k++) {
       const kind = attrs[k]!.kind;
@@ -240,8 +243,7 @@ async function fetchMeta(
     }
   }
   flush();
-  if (missing) return no("Some of the requested messages no longer exist", "EXPUNGEISSUED");
-  return ok("FETCH completed");
+  return targets.reply();
 }
 
 async function fetchOne(
