@@ -72,6 +72,16 @@ export interface SessionHandoff {
   start(pending: Buffer, closed: () => void): void;
 }
 
+/** Calls the metrics observer; a broken observer is logged and never breaks IMAP. */
+function notify(observer: SessionObserver | undefined, log: Logger, call: (o: SessionObserver) => void): void {
+  if (!observer) return;
+  try {
+    call(observer);
+  } catch (err) {
+    log.warn({ err }, "session observer failed");
+  }
+}
+
 /** Commands after which a distributor stops framing input, because it may belong to another node. */
 const LOGIN_COMMANDS = new Set(["LOGIN", "AUTHENTICATE"]);
 
@@ -562,24 +572,14 @@ export class ImapSession {
     return () => {
       if (done) return;
       done = true;
-      try {
-        observer?.sessionClosed();
-      } catch (err) {
-        log.warn({ err }, "session observer failed");
-      }
+      notify(observer, log, (o) => o.sessionClosed());
     };
   }
 
   // ---- observer (metrics) ----
 
   private observe(call: (o: SessionObserver) => void): void {
-    const o = this.opts.observer;
-    if (!o) return;
-    try {
-      call(o);
-    } catch (err) {
-      this.log.warn({ err }, "session observer failed");
-    }
+    notify(this.opts.observer, this.log, call);
   }
 
   /** Bounded label: implemented commands by name ("UID FETCH" style), everything else "UNKNOWN". */
