@@ -66,20 +66,11 @@ export interface SessionHandoff {
    * The tagged OK of the login has been written. `pending` holds every byte the
    * client sent after the login command; from now on the owner relays the
    * connection and the session is inert. `closed` is all the owner needs to
-   * keep of it (it closes the session's metrics), so the owner drops the
-   * session itself: an idle relayed connection should cost as little as possible.
+   * keep of it (it closes the session's metrics; it throws if the observer
+   * does), so the owner drops the session itself: an idle relayed connection
+   * should cost as little as possible.
    */
   start(pending: Buffer, closed: () => void): void;
-}
-
-/** Calls the metrics observer; a broken observer is logged and never breaks IMAP. */
-function notify(observer: SessionObserver | undefined, log: Logger, call: (o: SessionObserver) => void): void {
-  if (!observer) return;
-  try {
-    call(observer);
-  } catch (err) {
-    log.warn({ err }, "session observer failed");
-  }
 }
 
 /** Commands after which a distributor stops framing input, because it may belong to another node. */
@@ -567,19 +558,28 @@ export class ImapSession {
   private relayedClose(): () => void {
     // Closed before the handoff (the client left during the login): its metrics are closed already.
     if (this.closed) return () => undefined;
-    const { observer, log } = this.opts;
+    // Only the observer is captured: an idle relayed session must not keep its logger.
+    // Whoever calls the closer logs a failure (Connection does, "session failed on close").
+    const { observer } = this.opts;
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      notify(observer, log, (o) => o.sessionClosed());
+      observer?.sessionClosed();
     };
   }
 
   // ---- observer (metrics) ----
 
+  /** Calls the metrics observer; a broken observer is logged and never breaks IMAP. */
   private observe(call: (o: SessionObserver) => void): void {
-    notify(this.opts.observer, this.log, call);
+    const observer = this.opts.observer;
+    if (!observer) return;
+    try {
+      call(observer);
+    } catch (err) {
+      this.log.warn({ err }, "session observer failed");
+    }
   }
 
   /** Bounded label: implemented commands by name ("UID FETCH" style), everything else "UNKNOWN". */

@@ -75,8 +75,7 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
 
   const serveSession = (stream: MuxStream, h: SessionHeader) => {
     const slog = sessionLogger(log, h.session ?? `s${stream.id}`, { user: h.user, client: h.client });
-    const conn = new Connection(stream, {
-      log: slog,
+    const conn = new Connection(stream, slog, {
       idleTimeoutMs: limits.idleTimeoutMs,
       tlsHandshakeTimeoutMs: limits.tlsHandshakeTimeoutMs,
       onClosed: (c) => connections.delete(c),

@@ -22,8 +22,11 @@ export interface SessionTransport {
   resume(): void;
 }
 
+/**
+ * Options a listener shares among all its connections; what differs per
+ * connection is the logger, given separately.
+ */
 export interface ConnectionOptions {
-  log: Logger;
   idleTimeoutMs: number;
   tlsHandshakeTimeoutMs: number;
   /** Present on the plain listener: the context STARTTLS upgrades with. */
@@ -37,16 +40,32 @@ export interface ConnectionOptions {
  */
 export type ConnectionStream = net.Socket | Duplex;
 
+/**
+ * The connection's logger, or a function that builds it when something is to
+ * be logged: a relayed connection on the distributor logs only on close and
+ * errors, and a pino child per idle session costs about half a kilobyte.
+ */
+export type ConnectionLog = Logger | (() => Logger);
+
 /** What stays of a session once its connection is relayed: only its close. */
-function relayedSession(closed: () => void): SessionLike {
-  return { greet() {}, onData() {}, onClose: closed, shutdown: () => Promise.resolve() };
+class RelayedSession implements SessionLike {
+  constructor(readonly onClose: () => void) {}
+  greet(): void {}
+  onData(): void {}
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
 }
+
+/** The connection a socket or relayed stream belongs to; see the shared handlers in Connection. */
+const owner = Symbol("charon.connection");
+type Owned = { [owner]?: Connection };
 
 /** A batch this large is written at once instead of at the end of the event-loop turn. */
 const COALESCE_BYTES = 64 * 1024;
 
-export class Connection {
-  private socket: ConnectionStream;
+export class Connection implements SessionTransport {
+  private socket: ConnectionStream & Owned;
   private session: SessionLike | undefined;
   private closed = false;
   private upgrading = false;
@@ -61,55 +80,107 @@ export class Connection {
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly closeWaiters: Array<() => void> = [];
   /** Distributor: the mail node's session this connection is relayed to. */
-  private relay: Duplex | undefined;
-  readonly transport: SessionTransport;
+  private relay: (Duplex & Owned) | undefined;
+  private countRelayed: ((direction: "in" | "out", bytes: number) => void) | undefined;
 
-  private readonly onSocketData = (chunk: Buffer) => {
-    this.idleTimer?.refresh();
+  // The event handlers are shared by every connection and find theirs through
+  // the emitter (`this`), instead of being closures allocated per connection:
+  // the distributor holds thousands of idle connections.
+  private static onSocketData(this: Owned, chunk: Buffer): void {
+    const conn = this[owner];
+    if (!conn) return;
+    conn.idleTimer?.refresh();
     try {
-      this.session?.onData(chunk);
+      conn.session?.onData(chunk);
     } catch (err) {
       // A session bug must cost this connection only, never the process.
-      this.opts.log.error({ err }, "session failed on input; dropping connection");
-      this.destroy();
+      conn.log.error({ err }, "session failed on input; dropping connection");
+      conn.destroy();
     }
-  };
-  private readonly onSocketDrain = () => {
-    this.pausedByWrites = false;
-    this.onWritesDrained();
-    this.updateFlow();
-  };
-  private readonly onSocketError = (err: Error) => {
-    // Resets and broken pipes are routine on the internet; 'close' follows and cleans up.
-    this.opts.log.debug({ err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, "socket error");
-  };
-  private readonly onSocketClose = () => this.cleanup();
-  /** A relayed stream ended by the distributor (it is shutting down): BYE, then close. */
-  private readonly onStreamEnd = () => void this.shutdown("Server shutting down, please reconnect");
+  }
 
-  constructor(socket: ConnectionStream, private readonly opts: ConnectionOptions) {
+  private static onSocketDrain(this: Owned): void {
+    const conn = this[owner];
+    if (!conn) return;
+    conn.pausedByWrites = false;
+    // While relaying, the node's output waits for the client too.
+    conn.relay?.resume();
+    conn.updateFlow();
+  }
+
+  private static onSocketError(this: Owned, err: Error): void {
+    // Resets and broken pipes are routine on the internet; 'close' follows and cleans up.
+    this[owner]?.log.debug({ err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, "socket error");
+  }
+
+  private static onSocketClose(this: Owned): void {
+    this[owner]?.cleanup();
+  }
+
+  /** A relayed stream ended by the distributor (it is shutting down): BYE, then close. */
+  private static onStreamEnd(this: Owned): void {
+    void this[owner]?.shutdown("Server shutting down, please reconnect");
+  }
+
+  private static onClientDataRelayed(this: Owned, chunk: Buffer): void {
+    const conn = this[owner];
+    if (!conn?.relay) return;
+    conn.countRelayed?.("in", chunk.length);
+    if (!conn.relay.write(chunk)) conn.socket.pause();
+  }
+
+  private static onRelayData(this: Owned, chunk: Buffer): void {
+    const conn = this[owner];
+    if (!conn) return;
+    conn.countRelayed?.("out", chunk.length);
+    conn.write(chunk);
+  }
+
+  private static onRelayDrain(this: Owned): void {
+    const conn = this[owner];
+    if (conn && !conn.pausedByWrites) conn.socket.resume();
+  }
+
+  private static onRelayEnd(this: Owned): void {
+    this[owner]?.end();
+  }
+
+  private static onRelayError(this: Owned, err: Error): void {
+    const conn = this[owner];
+    if (!conn) return;
+    // The node or the link to it died mid-session: tell the client to reconnect (RFC 3501 §7.1.5).
+    conn.log.warn({ err: { message: err.message } }, "relayed session lost its mail node");
+    conn.flushBatch();
+    const socket = conn.socket;
+    if (!socket.destroyed && !socket.writableEnded) socket.write("* BYE Lost the connection to the mail store, please reconnect\r\n");
+    conn.end();
+  }
+
+  private static flush(conn: Connection): void {
+    conn.flushBatch();
+  }
+
+  constructor(
+    socket: ConnectionStream,
+    private readonly logSource: ConnectionLog,
+    private readonly opts: ConnectionOptions,
+  ) {
     this.socket = socket;
     if (socket instanceof net.Socket) {
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 60_000);
     }
-    this.transport = {
-      write: (data) => this.write(data),
-      end: () => this.end(),
-      pause: () => {
-        this.pausedBySession = true;
-        this.updateFlow();
-      },
-      resume: () => {
-        this.pausedBySession = false;
-        this.updateFlow();
-      },
-    };
     this.attach(socket);
   }
 
+  /** What the session writes to; the connection itself, so that an idle one holds no extra closures. */
+  get transport(): SessionTransport {
+    return this;
+  }
+
   get log(): Logger {
-    return this.opts.log;
+    const l = this.logSource;
+    return typeof l === "function" ? l() : l;
   }
 
   get isClosed(): boolean {
@@ -144,49 +215,37 @@ export class Connection {
       stream.destroy();
       return;
     }
-    this.relay = stream;
+    const relay: Duplex & Owned = stream;
+    relay[owner] = this;
+    this.relay = relay;
+    this.countRelayed = count;
     // The session is inert from here on; holding it would cost every idle relayed connection its parser and state.
-    this.session = relayedSession(closed);
+    this.session = new RelayedSession(closed);
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    this.socket.off("data", this.onSocketData);
-    const socket = this.socket;
-    const toNode = (chunk: Buffer) => {
-      count?.("in", chunk.length);
-      if (!stream.write(chunk)) socket.pause();
-    };
-    stream.on("drain", () => {
-      if (!this.pausedByWrites) socket.resume();
-    });
-    stream.on("data", (chunk: Buffer) => {
-      count?.("out", chunk.length);
-      this.write(chunk);
-    });
-    stream.on("end", () => this.end());
-    stream.on("error", (err: Error) => {
-      // The node or the link to it died mid-session: tell the client to reconnect (RFC 3501 §7.1.5).
-      this.opts.log.warn({ err: { message: err.message } }, "relayed session lost its mail node");
-      this.flushBatch();
-      if (!socket.destroyed && !socket.writableEnded) socket.write("* BYE Lost the connection to the mail store, please reconnect\r\n");
-      this.end();
-    });
-    if (pending.length > 0) toNode(pending);
-    socket.on("data", toNode);
+    this.socket.off("data", Connection.onSocketData);
+    relay.on("drain", Connection.onRelayDrain);
+    relay.on("data", Connection.onRelayData);
+    relay.on("end", Connection.onRelayEnd);
+    relay.on("error", Connection.onRelayError);
+    if (pending.length > 0) Connection.onClientDataRelayed.call(this.socket, pending);
+    this.socket.on("data", Connection.onClientDataRelayed);
     this.pausedBySession = false;
     this.updateFlow();
   }
 
-  private attach(socket: ConnectionStream): void {
-    if (!(socket instanceof net.Socket)) socket.once("end", this.onStreamEnd);
-    socket.on("data", this.onSocketData);
-    socket.on("drain", this.onSocketDrain);
-    socket.on("error", this.onSocketError);
-    socket.on("close", this.onSocketClose);
+  private attach(socket: ConnectionStream & Owned): void {
+    socket[owner] = this;
+    if (!(socket instanceof net.Socket)) socket.once("end", Connection.onStreamEnd);
+    socket.on("data", Connection.onSocketData);
+    socket.on("drain", Connection.onSocketDrain);
+    socket.on("error", Connection.onSocketError);
+    socket.on("close", Connection.onSocketClose);
   }
 
   private detach(socket: ConnectionStream): void {
-    socket.off("data", this.onSocketData);
-    socket.off("drain", this.onSocketDrain);
+    socket.off("data", Connection.onSocketData);
+    socket.off("drain", Connection.onSocketDrain);
     // 'error' stays (unhandled, it would crash the process) and so does 'close' (a client that
     // hangs up mid-upgrade must still be cleaned up; cleanup is idempotent).
   }
@@ -197,12 +256,9 @@ export class Connection {
     else this.socket.resume();
   }
 
-  private readonly onWritesDrained = () => {
-    // While relaying, the node's output waits for the client too.
-    if (this.relay && !this.pausedByWrites) this.relay.resume();
-  };
+  // ---- SessionTransport ----
 
-  private write(data: Buffer | string): boolean {
+  write(data: Buffer | string): boolean {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return false;
     this.pendingWrites++;
     this.batch.push(data);
@@ -211,12 +267,33 @@ export class Connection {
     if (this.batchBytes >= COALESCE_BYTES) return this.flushBatch();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flushBatch);
+      setImmediate(Connection.flush, this);
     }
     return !this.pausedByWrites;
   }
 
-  private readonly flushBatch = (): boolean => {
+  end(): void {
+    if (this.closed) return;
+    this.flushBatch();
+    this.socket.end();
+    // A client that never closes its side must not hold the connection open forever.
+    setTimeout(() => this.destroy(), 10_000).unref();
+  }
+
+  /** The session stops reading while it works through a backlog. */
+  pause(): void {
+    this.pausedBySession = true;
+    this.updateFlow();
+  }
+
+  resume(): void {
+    this.pausedBySession = false;
+    this.updateFlow();
+  }
+
+  // ----
+
+  private flushBatch(): boolean {
     this.flushScheduled = false;
     const parts = this.batch;
     if (parts.length === 0) return !this.pausedByWrites;
@@ -248,21 +325,13 @@ export class Connection {
     return new Promise((resolve) => this.flushWaiters.push(resolve));
   }
 
-  private end(): void {
-    if (this.closed) return;
-    this.flushBatch();
-    this.socket.end();
-    // A client that never closes its side must not hold the connection open forever.
-    setTimeout(() => this.destroy(), 10_000).unref();
-  }
-
   destroy(): void {
     this.socket.destroy();
     this.cleanup();
   }
 
   private onIdle(): void {
-    this.opts.log.info("autologout after idle timeout");
+    this.log.info("autologout after idle timeout");
     void this.shutdown("Autologout; idle for too long");
   }
 
@@ -281,7 +350,7 @@ export class Connection {
         else if (session) await session.shutdown(reason);
         else this.socket.end();
       } catch (err) {
-        this.opts.log.warn({ err }, "session shutdown failed");
+        this.log.warn({ err }, "session shutdown failed");
         this.destroy();
       }
     })();
@@ -294,7 +363,7 @@ export class Connection {
    * not be taken as commands — CVE-2011-0411 class), lets the tagged OK reach
    * the wire, then runs the server side of the handshake on the same socket.
    */
-  readonly startTls = async (): Promise<void> => {
+  async startTls(): Promise<void> {
     const context = this.opts.secureContext;
     if (!context) throw new Error("STARTTLS is not available on this connection");
     if (this.encrypted || this.upgrading) throw new Error("TLS already active");
@@ -307,10 +376,11 @@ export class Connection {
     if (this.closed) throw new Error("connection closed before TLS negotiation");
 
     // TLSSocket takes over the handle and replays whatever the plain socket had buffered (the ClientHello).
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: context });
+    const secure: tls.TLSSocket & Owned = new tls.TLSSocket(plain, { isServer: true, secureContext: context });
+    secure[owner] = this;
     this.socket = secure;
-    secure.on("error", this.onSocketError);
-    secure.on("close", this.onSocketClose);
+    secure.on("error", Connection.onSocketError);
+    secure.on("close", Connection.onSocketClose);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => secure.destroy(new Error("TLS handshake timed out")), this.opts.tlsHandshakeTimeoutMs);
       timer.unref();
@@ -322,7 +392,7 @@ export class Connection {
       const onError = (err: Error) => {
         clearTimeout(timer);
         secure.off("secure", onSecure);
-        this.opts.log.info({ err: { message: err.message } }, "STARTTLS handshake failed");
+        this.log.info({ err: { message: err.message } }, "STARTTLS handshake failed");
         secure.destroy();
         this.cleanup();
         reject(err);
@@ -330,13 +400,13 @@ export class Connection {
       secure.once("secure", onSecure);
       secure.once("error", onError);
     });
-    secure.off("close", this.onSocketClose);
-    secure.off("error", this.onSocketError);
+    secure.off("close", Connection.onSocketClose);
+    secure.off("error", Connection.onSocketError);
     this.attach(secure);
     this.upgrading = false;
-    this.opts.log.debug({ protocol: secure.getProtocol(), cipher: secure.getCipher().name }, "STARTTLS complete");
+    this.log.debug({ protocol: secure.getProtocol(), cipher: secure.getCipher().name }, "STARTTLS complete");
     this.updateFlow();
-  };
+  }
 
   private cleanup(): void {
     if (this.closed) return;
@@ -347,9 +417,10 @@ export class Connection {
     try {
       this.session?.onClose();
     } catch (err) {
-      this.opts.log.error({ err }, "session failed on close");
+      this.log.error({ err }, "session failed on close");
     }
-    this.opts.log.debug("connection closed");
+    const log = this.log;
+    if (log.isLevelEnabled("debug")) log.debug("connection closed");
     this.opts.onClosed(this);
     for (const w of this.closeWaiters.splice(0)) w();
   }

@@ -3,7 +3,9 @@
 import net from "node:net";
 import tls from "node:tls";
 import { once } from "node:events";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Duplex, Writable } from "node:stream";
+import pino from "pino";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../log/logger";
 import { createSelfSigned, type PemKeyPair } from "../tls/certs";
 import { createServerContext } from "../tls/context";
@@ -275,16 +277,17 @@ describe("Connection back-pressure", () => {
     let lastWriteOk = true;
     const server = net.createServer((socket) => {
       serverSocket = socket;
-      const conn = new Connection(socket, {
-        log: silentLogger(),
+      const conn = new Connection(socket, silentLogger(), {
         idleTimeoutMs: 60_000,
         tlsHandshakeTimeoutMs: 10_000,
         secureContext: createServerContext(pair),
         onClosed: () => undefined,
       });
       const transport: SessionTransport = {
-        ...conn.transport,
         write: (d) => (lastWriteOk = conn.transport.write(d)),
+        end: () => conn.transport.end(),
+        pause: () => conn.transport.pause(),
+        resume: () => conn.transport.resume(),
       };
       session = new LineSession(transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined });
       conn.start(session);
@@ -333,8 +336,7 @@ describe("Connection back-pressure", () => {
     let serverSocket: net.Socket | undefined;
     const server = net.createServer((socket) => {
       serverSocket = socket;
-      const conn = new Connection(socket, {
-        log: silentLogger(),
+      const conn = new Connection(socket, silentLogger(), {
         idleTimeoutMs: 60_000,
         tlsHandshakeTimeoutMs: 10_000,
         onClosed: () => undefined,
@@ -355,6 +357,62 @@ describe("Connection back-pressure", () => {
       expect(await r.line()).toBe("a OK NOOP");
       expect(session!.received).toEqual(["a NOOP"]);
       client.destroy();
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe("Connection relay", () => {
+  it("relays both ways, says BYE when the relayed stream fails, and survives a failing close hook", async () => {
+    const logged: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        logged.push((JSON.parse(chunk.toString()) as { msg: string }).msg);
+        cb();
+      },
+    });
+    const toNode: string[] = [];
+    const node = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        toNode.push(chunk.toString("latin1"));
+        cb();
+      },
+    });
+    let logsBuilt = 0;
+    let closerCalls = 0;
+    let connClosed = false;
+    const server = net.createServer((socket) => {
+      const log = () => (logsBuilt++, pino({ level: "debug" }, sink));
+      const conn = new Connection(socket, log, {
+        idleTimeoutMs: 60_000,
+        tlsHandshakeTimeoutMs: 10_000,
+        onClosed: () => (connClosed = true),
+      });
+      const session = new LineSession(conn.transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined });
+      conn.start(session);
+      conn.relayTo(node, Buffer.from("a pipelined\r\n"), () => {
+        closerCalls++;
+        throw new Error("observer broke");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const client = await connectPlain((server.address() as net.AddressInfo).port);
+      const r = new LineReader(client);
+      expect(await r.line()).toBe("* OK plain ready");
+      client.write("b SELECT INBOX\r\n");
+      node.push("* node here\r\n");
+      expect(await r.line()).toBe("* node here");
+      await vi.waitFor(() => expect(toNode.join("")).toBe("a pipelined\r\nb SELECT INBOX\r\n"));
+      // Nothing was logged while relaying, so no logger was built.
+      expect(logsBuilt).toBe(0);
+      node.destroy(new Error("link down"));
+      expect(await r.rest()).toEqual(["* BYE Lost the connection to the mail store, please reconnect"]);
+      await vi.waitFor(() => expect(connClosed).toBe(true));
+      expect(closerCalls).toBe(1);
+      expect(logged).toEqual(expect.arrayContaining(["relayed session lost its mail node", "session failed on close", "connection closed"]));
     } finally {
       server.close();
     }

@@ -11,7 +11,7 @@ import { sessionLogger } from "../log/logger";
 import type { SessionObserver } from "../imap/observer";
 import type { PemKeyPair } from "../tls/certs";
 import { createServerContext, serverTlsOptions } from "../tls/context";
-import { Connection, type SessionLike, type SessionTransport } from "./connection";
+import { Connection, type ConnectionOptions, type SessionLike, type SessionTransport } from "./connection";
 
 export interface SessionFactoryOptions {
   secure: boolean;
@@ -89,9 +89,20 @@ export class SessionListener {
   private readonly servers: net.Server[] = [];
   private closing: Promise<void> | undefined;
 
+  /** Shared by every connection of the listener (one object, not one per connection). */
+  private readonly implicitTlsConnections: ConnectionOptions;
+  private readonly plainConnections: ConnectionOptions;
+
   constructor(private readonly opts: SessionListenerOptions) {
     this.limits = resolveLimits(opts.limits);
     this.secureContext = createServerContext(opts.tls);
+    const connections = this.connections;
+    this.implicitTlsConnections = {
+      idleTimeoutMs: this.limits.idleTimeoutMs,
+      tlsHandshakeTimeoutMs: this.limits.tlsHandshakeTimeoutMs,
+      onClosed: (c) => connections.delete(c),
+    };
+    this.plainConnections = { ...this.implicitTlsConnections, secureContext: this.secureContext };
   }
 
   /** Number of open sessions. */
@@ -150,22 +161,19 @@ export class SessionListener {
       return;
     }
     const id = randomBytes(6).toString("base64url");
-    const log = sessionLogger(this.opts.log, id, {
-      remote: `${socket.remoteAddress}:${socket.remotePort}`,
-      tls: implicitTls ? "implicit" : "plain",
-    });
-    const conn = new Connection(socket, {
-      log,
-      idleTimeoutMs: this.limits.idleTimeoutMs,
-      tlsHandshakeTimeoutMs: this.limits.tlsHandshakeTimeoutMs,
-      secureContext: implicitTls ? undefined : this.secureContext,
-      onClosed: (c) => this.connections.delete(c),
-    });
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const tlsMode = implicitTls ? "implicit" : "plain";
+    const parent = this.opts.log;
+    const makeLog = () => sessionLogger(parent, id, { remote, tls: tlsMode });
+    const log = makeLog();
+    // The session holds `log` until it hands over; the connection, which may
+    // sit relayed and idle for hours, builds one only when it has something to say.
+    const conn = new Connection(socket, makeLog, implicitTls ? this.implicitTlsConnections : this.plainConnections);
     this.connections.add(conn);
     try {
       const factoryOpts: SessionFactoryOptions = {
         secure: implicitTls,
-        startTls: implicitTls ? undefined : conn.startTls,
+        startTls: implicitTls ? undefined : () => conn.startTls(),
         log,
         id,
         remoteAddress: socket.remoteAddress ?? "",
