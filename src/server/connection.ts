@@ -123,10 +123,7 @@ export class Connection implements SessionTransport {
   }
 
   private static onClientDataRelayed(this: Owned, chunk: Buffer): void {
-    const conn = this[owner];
-    if (!conn?.relay) return;
-    conn.countRelayed?.("in", chunk.length);
-    if (!conn.relay.write(chunk)) conn.socket.pause();
+    this[owner]?.toNode(chunk);
   }
 
   private static onRelayData(this: Owned, chunk: Buffer): void {
@@ -228,10 +225,17 @@ export class Connection implements SessionTransport {
     relay.on("data", Connection.onRelayData);
     relay.on("end", Connection.onRelayEnd);
     relay.on("error", Connection.onRelayError);
-    if (pending.length > 0) Connection.onClientDataRelayed.call(this.socket, pending);
+    if (pending.length > 0) this.toNode(pending);
     this.socket.on("data", Connection.onClientDataRelayed);
     this.pausedBySession = false;
     this.updateFlow();
+  }
+
+  /** Client bytes to the mail node; the client waits while the node's stream is full. */
+  private toNode(chunk: Buffer): void {
+    if (!this.relay) return;
+    this.countRelayed?.("in", chunk.length);
+    if (!this.relay.write(chunk)) this.socket.pause();
   }
 
   private attach(socket: ConnectionStream & Owned): void {
