@@ -71,6 +71,36 @@ describe("remote ops", () => {
     expect(digest((await reopened.replica("u")).state)).toBe(digest(rb.state));
   });
 
+  it("counts an op in the durable vector only once its batch is on disk", async () => {
+    const a = await tempStore({ replicaId: "w1" });
+    const b = await tempStore({ replicaId: "s1" });
+    temps.push(a, b);
+    const ua = await a.store.forUser("u");
+    const ra = await a.store.replica("u");
+    // The op is applied before create() first awaits; its commit is still queued.
+    const creating = ua.create("x");
+    const applied = ra.versionVector()["w1"]!;
+    expect(applied).toBeGreaterThan(0);
+    expect(ra.durableVersionVector()["w1"] ?? 0).toBe(applied - 1);
+    await creating;
+    expect(ra.durableVersionVector()).toEqual(ra.versionVector());
+
+    const rb = await b.store.replica("u");
+    const [op] = await a.store.readOps("u", rb.versionVector());
+    const receiving = rb.applyRemote(op!);
+    await Promise.resolve();
+    expect(rb.versionVector()["w1"]).toBe(op!.id.seq);
+    expect(rb.durableVersionVector()["w1"] ?? 0).toBeLessThan(op!.id.seq);
+    await receiving;
+    expect(rb.durableVersionVector()["w1"]).toBe(op!.id.seq);
+
+    // After a restart everything loaded is on disk.
+    const reopened = await a.crashAndReopen();
+    const again = await reopened.replica("u");
+    expect(again.durableVersionVector()).toEqual(again.versionVector());
+    expect(again.durableVersionVector()["w1"]).toBe(applied);
+  });
+
   it("refuses an op whose causal context has not been delivered", async () => {
     const a = await tempStore({ replicaId: "w1" });
     const b = await tempStore({ replicaId: "s1" });

@@ -81,6 +81,8 @@ export class UserReplica {
    * of an EXPUNGE may still FETCH the message (RFC 3501 §7.4.1 allows serving it).
    */
   private readonly removed = new BoundedMap<string, MessageRecord>(REMOVED_KEPT);
+  /** The ops on disk: the state's vector less the ops still waiting for their commit. */
+  private readonly durableVv: VersionVector;
   private broken: Error | undefined;
 
   private constructor(
@@ -94,6 +96,7 @@ export class UserReplica {
     this.seq = seq;
     this.opsSinceSnapshot = replayed;
     this.recentClaimed = recentClaimed;
+    this.durableVv = versionVector(state);
     for (const m of listMailboxes(state)) this.lastUidValidity = Math.max(this.lastUidValidity, m.uidValidity);
   }
 
@@ -124,6 +127,15 @@ export class UserReplica {
 
   versionVector(): VersionVector {
     return versionVector(this.state);
+  }
+
+  /**
+   * The ops already on disk. Replication compares a peer's vector against this
+   * one: an op still in the commit queue is shipped live once it is durable,
+   * so an acknowledgement arriving meanwhile needs no read of the op log.
+   */
+  durableVersionVector(): VersionVector {
+    return { ...this.durableVv };
   }
 
   /** The next UIDVALIDITY: seconds since the epoch, strictly above any this replica has seen. */
@@ -289,6 +301,8 @@ export class UserReplica {
     const durable = this.ctx.queue.submit(batch).then(
       () => {
         attachments?.settle?.();
+        // Batches are written in order, so this only ever moves forward.
+        if ((this.durableVv[op.id.replica] ?? 0) < op.id.seq) this.durableVv[op.id.replica] = op.id.seq;
         this.ctx.onDurable(this.user, op, local);
         return local ? this.ctx.afterLocalDurable?.(this.user, op) : undefined;
       },

@@ -17,6 +17,8 @@ export interface SessionHost {
   shouldHold(node: string, user: string): boolean;
   holds(user: string): boolean;
   vectorOf(user: string): Promise<VersionVector>;
+  /** The part of `vectorOf` already on disk; a newer op is shipped live when it gets there. */
+  durableVectorOf(user: string): Promise<VersionVector>;
   /** The ops a peer at `after` lacks, or a snapshot when some were compacted away. */
   catchUp(user: string, after: VersionVector): Promise<{ ops: Op[] } | { snapshot: Buffer }>;
   /** A peer's snapshot of a user; true when installed (we held nothing of the user). */
@@ -352,7 +354,7 @@ export class PeerSession {
     if (everything) this.sent.delete(user);
     const base = this.onTheWay(user, theirs);
     // The common case, a plain acknowledgement: nothing to send, and no read of the op log.
-    if (dominates(base, await this.host.vectorOf(user))) {
+    if (dominates(base, await this.host.durableVectorOf(user))) {
       const inFlight = this.sent.get(user);
       if (inFlight && dominates(theirs, inFlight)) this.sent.delete(user);
       return;

@@ -149,6 +149,10 @@ export class Replicator implements SessionHost {
     return (await this.opts.store.replica(user)).versionVector();
   }
 
+  async durableVectorOf(user: string): Promise<VersionVector> {
+    return (await this.opts.store.replica(user)).durableVersionVector();
+  }
+
   catchUp(user: string, after: VersionVector): Promise<{ ops: Op[] } | { snapshot: Buffer }> {
     return this.opts.store.catchUp(user, after);
   }
