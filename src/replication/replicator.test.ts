@@ -200,6 +200,29 @@ describe("Replicator", () => {
     expect(a.m.sent - before).toBeLessThan(ops * 1.25);
   });
 
+  it("answers acknowledgements during a burst without reading the op log for ops not yet on disk", async () => {
+    const a = await node("w1");
+    const b = await node("s1");
+    await link(a, b);
+    await converged([a, b], "u");
+    const store = a.t.store;
+    const catchUp = store.catchUp.bind(store);
+    let reads = 0;
+    store.catchUp = (user, after) => {
+      reads++;
+      return catchUp(user, after);
+    };
+    const ua = await store.forUser("u");
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => ua.append("INBOX", message(`m${round}-${i}`, "body"), [])));
+    }
+    await converged([a, b], "u");
+    expect((await (await b.t.store.forUser("u")).open("INBOX", true)).messages()).toHaveLength(200);
+    // Comparing against the applied vector read the log on most rounds (13-18 of 20 in 7 runs);
+    // against the durable one, 0-1: a read still happens when an ack overtakes a live send.
+    expect(reads).toBeLessThanOrEqual(5);
+  });
+
   it("keeps each user to the replicas that should hold it", async () => {
     const holds = (n: string, user: string) => n.startsWith("s") || user === "mine";
     const a = await node("w1", holds);
