@@ -17,6 +17,17 @@ export interface Reply {
   text: string;
   /** Runs after the tagged line is written (STARTTLS upgrade, LOGOUT close). */
   after?: () => Promise<void> | void;
+  /**
+   * The command's change is applied but still being written: the tagged line
+   * waits for this (a rejection turns it into NO), while the session may run
+   * the client's next pipelined commands and hold their output behind it.
+   */
+  durable?: Promise<void>;
+}
+
+/** `reply`, to be sent once `durable` (if any) has settled. */
+export function afterCommit(reply: Reply, durable: Promise<void> | undefined): Reply {
+  return durable ? { ...reply, durable } : reply;
 }
 
 export const ok = (text: string, code?: string): Reply => (code ? { status: "OK", code, text } : { status: "OK", text });
@@ -104,6 +115,16 @@ export function storeErrorReply(err: StoreError): Reply {
   return no(err.message, err.code);
 }
 
+/** NO for a store refusal or a failed handler (or commit); logs what is the server's fault. */
+export function failureReply(err: unknown, log: Logger, command: string): Reply {
+  if (err instanceof StoreError) {
+    if (err.code === "SERVERBUG") log.error({ err, command }, "store failure");
+    return storeErrorReply(err);
+  }
+  log.error({ err, command }, "command handler failed");
+  return no("Internal error", "SERVERBUG");
+}
+
 function wrongState(state: SessionState, spec: AnyCommandSpec): Reply {
   if (state === "not-authenticated") return bad("Log in first");
   if (spec.states.includes("not-authenticated") && !spec.states.includes("authenticated")) {
@@ -132,7 +153,7 @@ export class Dispatcher {
     return this.specs.has(name);
   }
 
-  /** Runs one command to completion; returns the tagged reply (already written by `writeTagged`). */
+  /** Runs one command; returns the tagged reply, handed to `writeTagged` (which holds it back while `reply.durable` is pending). */
   async dispatch(ctx: CommandContext, cmd: ParsedCommand, writeTagged: (r: Reply) => void): Promise<Reply> {
     const reply = await this.run(ctx, cmd);
     writeTagged(reply);
@@ -159,15 +180,7 @@ export class Dispatcher {
     try {
       reply = await spec.handle(ctx, args);
     } catch (err) {
-      if (err instanceof StoreError) {
-        if (err.code === "SERVERBUG") ctx.log.error({ err, command: cmd.name }, "store failure");
-        reply = storeErrorReply(err);
-      } else if (err instanceof ProtocolError) {
-        reply = protocolReply(err, ctx, cmd);
-      } else {
-        ctx.log.error({ err, command: cmd.name }, "command handler failed");
-        reply = no("Internal error", "SERVERBUG");
-      }
+      reply = err instanceof ProtocolError ? protocolReply(err, ctx, cmd) : failureReply(err, ctx.log, cmd.name);
     }
 
     const policy = spec.updates ?? "all";

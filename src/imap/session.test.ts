@@ -578,6 +578,50 @@ describe("pipelining and bad input", () => {
     expect(out).toContain("* 1 FETCH (FLAGS (\\Seen \\Recent))\r\np3 OK");
   });
 
+  it("runs a pipelined STORE, STORE, EXPUNGE while the first commits, and answers in order", async () => {
+    await seed(3);
+    const c = await h.login();
+    await c.cmd("s SELECT INBOX");
+    const stats = h.store.store.queue.stats;
+    const before = stats.batches;
+    c.send("p1 STORE 1 +FLAGS (\\Seen)\r\np2 STORE 2 +FLAGS (\\Deleted)\r\np3 EXPUNGE\r\np4 FETCH 1 FLAGS\r\np5 LIST \"\" Sent\r\n");
+    const out = await c.waitTagged("p5");
+    expect(lines(out)).toEqual([
+      "* 1 FETCH (FLAGS (\\Seen \\Recent))",
+      "p1 OK STORE completed",
+      "* 2 FETCH (FLAGS (\\Deleted \\Recent))",
+      "p2 OK STORE completed",
+      "* 2 EXPUNGE",
+      "p3 OK EXPUNGE completed",
+      "* 1 FETCH (FLAGS (\\Seen \\Recent))",
+      "p4 OK FETCH completed",
+      '* LIST (\\HasNoChildren \\Sent) "/" "Sent"',
+      "p5 OK LIST completed",
+    ]);
+    // Three ops in at most two fsync'd batches: the first goes out at once, the
+    // other two join the next. Waiting for each commit in turn took three.
+    expect(stats.batches - before).toBeLessThanOrEqual(2);
+    expect(stats.writes).toBeGreaterThanOrEqual(3);
+  });
+
+  it("answers NO for a pipelined STORE whose commit fails, after the replies before it", async () => {
+    await seed(2);
+    const c = await h.login();
+    await c.cmd("s SELECT INBOX");
+    const db = h.store.store.db;
+    const batch = db.batch.bind(db);
+    let calls = 0;
+    // The second write fails, as a full disk would.
+    db.batch = ((ops: never, opts: never) => (++calls === 2 ? Promise.reject(new Error("disk full")) : batch(ops, opts))) as typeof db.batch;
+    c.send("f1 STORE 1 +FLAGS (\\Flagged)\r\nf2 NOOP\r\n");
+    await c.waitTagged("f2");
+    c.send("f3 STORE 2 +FLAGS (\\Flagged)\r\nf4 NOOP\r\n");
+    const out = await c.waitTagged("f4");
+    const tagged = lines(out).filter((l) => !l.startsWith("*"));
+    expect(tagged[0]).toBe("f3 NO [SERVERBUG] Internal error, try again later");
+    expect(tagged[1]).toMatch(/^f4 (OK|NO)/);
+  });
+
   it("answers unknown commands, bad arguments and wrong states with BAD and carries on", async () => {
     const c = h.open();
     c.take();

@@ -5,7 +5,7 @@
 import type { Logger } from "pino";
 import { capabilities } from "./capabilities";
 import { ALL_COMMANDS } from "./commands";
-import { Dispatcher, type CommandContext, type Reply } from "./dispatcher";
+import { Dispatcher, failureReply, type CommandContext, type Reply } from "./dispatcher";
 import { CommandFramer, readTagAndCommand, type FramerEvent, type FramerLimits } from "./framer";
 import type { SelectedView } from "./selected-view";
 import type { MailStore, UserStore } from "./store-port";
@@ -75,6 +75,18 @@ export interface SessionHandoff {
 
 /** Commands after which a distributor stops framing input, because it may belong to another node. */
 const LOGIN_COMMANDS = new Set(["LOGIN", "AUTHENTICATE"]);
+/**
+ * Commands that may run while an earlier command's change is still being
+ * written: their output waits behind its tagged reply. Anything else (a
+ * SELECT, IDLE, LOGOUT, ...) first waits until every reply has gone out.
+ */
+const PIPELINED = new Set(["STORE", "EXPUNGE", "FETCH", "SEARCH", "NOOP", "CHECK"]);
+
+/** A tagged reply waiting for its commit, and the output that follows it. */
+interface HeldReply {
+  line?: string;
+  after: Array<Buffer | string>;
+}
 
 const CRLF = "\r\n";
 
@@ -94,6 +106,9 @@ export class ImapSession {
   private view: SelectedView | undefined;
   private idling = false;
   private writeBlocked = false;
+  /** Oldest first; output goes to the transport only while this is empty. */
+  private heldReplies: HeldReply[] = [];
+  private repliesSentWaiters: Array<() => void> = [];
   private drainWaiters: Array<() => void> = [];
   private lineWaiter: ((line: string | null) => void) | undefined;
   private currentTag = "*";
@@ -166,6 +181,7 @@ export class ImapSession {
     // A handed-off session is closed already; its owner closes its metrics through relayedClose().
     if (this.closed) return;
     this.closed = true;
+    this.dropHeldReplies();
     this.observe((o) => o.sessionClosed());
     this.idling = false;
     this.clearQueue();
@@ -179,6 +195,8 @@ export class ImapSession {
   /** Server shutdown: `* BYE`, then the connection ends. */
   async shutdown(reason: string): Promise<void> {
     if (this.closed) return;
+    // Replies still waiting for their commit are not sent: the client gets no answer to those commands.
+    this.dropHeldReplies();
     this.writeLine(`* BYE ${reason}`);
     this.transport.end();
     this.onClose();
@@ -394,9 +412,19 @@ export class ImapSession {
       throw err;
     }
     this.currentTag = cmd.tag;
+    if (this.heldReplies.length > 0 && !PIPELINED.has(cmd.name)) {
+      await this.repliesSent();
+      if (this.closed) return;
+    }
     const started = Date.now();
-    const reply = await this.dispatcher.dispatch(this.context(cmd.tag), cmd, (r) => this.writeTagged(cmd.tag, r));
-    this.commandDone(this.commandLabel(cmd.name, cmd.uid), reply.status, startedNs);
+    const reply = await this.dispatcher.dispatch(this.context(cmd.tag), cmd, (r) => this.writeTagged(cmd.tag, r, cmd.name));
+    const label = this.commandLabel(cmd.name, cmd.uid);
+    if (reply.durable) {
+      void reply.durable.then(
+        () => this.commandDone(label, reply.status, startedNs),
+        () => this.commandDone(label, "NO", startedNs),
+      );
+    } else this.commandDone(label, reply.status, startedNs);
     if (reply.status !== "OK" && !cmd.uid && LOGIN_COMMANDS.has(cmd.name)) {
       const reason = (reply.code?.split(" ")[0] ?? reply.status).toLowerCase();
       this.observe((o) => o.authFailed(reason));
@@ -411,6 +439,12 @@ export class ImapSession {
   // ---- output ----
 
   private write(data: Buffer | string): void {
+    const last = this.heldReplies[this.heldReplies.length - 1];
+    if (last) last.after.push(data);
+    else this.send(data);
+  }
+
+  private send(data: Buffer | string): void {
     if (this.closed) return;
     if (this.transport.write(data) || this.writeBlocked || !this.transport.whenDrained) return;
     this.writeBlocked = true;
@@ -429,9 +463,42 @@ export class ImapSession {
     else this.write(Buffer.concat([Buffer.from("* "), content, Buffer.from(CRLF)]));
   }
 
-  private writeTagged(tag: string, r: Reply): void {
-    const code = r.code ? `[${r.code}] ` : "";
-    this.writeLine(`${tag} ${r.status} ${code}${oneLine(r.text)}`);
+  private writeTagged(tag: string, r: Reply, command: string): void {
+    if (!r.durable) return this.writeLine(taggedLine(tag, r));
+    const held: HeldReply = { after: [] };
+    this.heldReplies.push(held);
+    r.durable.then(
+      () => this.releaseReply(held, taggedLine(tag, r)),
+      (err: unknown) => this.releaseReply(held, taggedLine(tag, failureReply(err, this.log, command))),
+    );
+  }
+
+  /** Sends every held reply whose commit has settled, in order, each with the output that followed it. */
+  private releaseReply(held: HeldReply, line: string): void {
+    held.line = line;
+    while (this.heldReplies[0]?.line !== undefined) {
+      const first = this.heldReplies.shift()!;
+      // Its output came before the next held reply was made, so it goes out now.
+      this.send(first.line + CRLF);
+      for (const data of first.after) this.send(data);
+    }
+    if (this.heldReplies.length === 0) this.wakeRepliesSent();
+  }
+
+  private repliesSent(): Promise<void> {
+    if (this.heldReplies.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.repliesSentWaiters.push(resolve));
+  }
+
+  private dropHeldReplies(): void {
+    this.heldReplies = [];
+    this.wakeRepliesSent();
+  }
+
+  private wakeRepliesSent(): void {
+    const waiters = this.repliesSentWaiters;
+    this.repliesSentWaiters = [];
+    for (const w of waiters) w();
   }
 
   private drain(): Promise<void> {
@@ -632,4 +699,9 @@ function rawLine(ev: FramerEvent): string {
 /** Reply text must never break the line structure. */
 function oneLine(text: string): string {
   return text.replace(/[\r\n\0]+/g, " ");
+}
+
+function taggedLine(tag: string, r: Reply): string {
+  const code = r.code ? `[${r.code}] ` : "";
+  return `${tag} ${r.status} ${code}${oneLine(r.text)}`;
 }

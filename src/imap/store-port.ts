@@ -66,6 +66,16 @@ export interface CopyResult {
   pairs: Array<[number, number]>;
 }
 
+/**
+ * A change made in memory whose disk write (and, under `durability:
+ * replicated`, a replica's acknowledgement) may still be running. `durable`
+ * rejects with a StoreError when that fails; it is absent when nothing changed.
+ */
+export interface Applied<T> {
+  value: T;
+  durable?: Promise<void>;
+}
+
 /** An open (selected or examined) mailbox. */
 export interface MailboxHandle {
   readonly name: string;
@@ -89,13 +99,20 @@ export interface MailboxHandle {
   body(uid: number): Promise<Buffer>;
   /** Parsed MIME structure of a message (cached per blob, so bodies are parsed once). */
   mime(uid: number): Promise<import("../mime/types").MimeNode>;
-  /** Applies a flag change to the listed UIDs; returns the new flags of each changed message. */
+  /** Applies a flag change to the listed UIDs; returns the new flags of each changed message, once durable. */
   store(uids: number[], mode: "set" | "add" | "remove", flags: string[]): Promise<Map<number, string[]>>;
+  /**
+   * store() without the wait for the disk: a session can run the client's next
+   * pipelined command while this one commits, and the two share a group commit.
+   */
+  applyStore(uids: number[], mode: "set" | "add" | "remove", flags: string[]): Applied<Map<number, string[]>>;
   copy(uids: number[], destination: string): Promise<CopyResult>;
   /** Copy then expunge from this mailbox, as one op. */
   move(uids: number[], destination: string): Promise<CopyResult>;
   /** Removes messages flagged \Deleted, limited to `uids` when given (UID EXPUNGE). Returns removed UIDs. */
   expunge(uids?: number[]): Promise<number[]>;
+  /** expunge() without the wait for the disk (see applyStore). */
+  applyExpunge(uids?: number[]): Applied<number[]>;
   /** UIDs matching the key, ascending. `seqOf` maps a UID to this session's sequence number. */
   search(key: SearchKey, seqOf: (uid: number) => number, recent: ReadonlySet<number>): Promise<number[]>;
   /** Subscribes to changes; returns the unsubscribe function. */

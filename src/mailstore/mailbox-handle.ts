@@ -5,6 +5,7 @@ import { buildFlagChange, buildRemoveMessages, mailboxById, messageByUid, messag
 import type { Effect, Tag } from "../crdt/types";
 import {
   StoreError,
+  type Applied,
   type CopyResult,
   type MailboxChange,
   type MailboxHandle,
@@ -70,6 +71,12 @@ export class LevelMailboxHandle implements MailboxHandle {
   }
 
   async store(uids: number[], mode: "set" | "add" | "remove", flags: string[]): Promise<Map<number, string[]>> {
+    const { value, durable } = this.applyStore(uids, mode, flags);
+    await durable;
+    return value;
+  }
+
+  applyStore(uids: number[], mode: "set" | "add" | "remove", flags: string[]): Applied<Map<number, string[]>> {
     this.checkWritable();
     const wanted = normalizeFlags(flags);
     const before = new Map<number, { messageId: Tag; flags: string[] }>();
@@ -89,8 +96,7 @@ export class LevelMailboxHandle implements MailboxHandle {
       const r = messageByUid(this.state, this.mailboxId, uid);
       if (r && r.messageId === old.messageId && !sameFlags(old.flags, [...r.flags])) changed.set(uid, [...r.flags]);
     }
-    await res?.durable;
-    return changed;
+    return applied(changed, res);
   }
 
   copy(uids: number[], destination: string): Promise<CopyResult> {
@@ -103,17 +109,22 @@ export class LevelMailboxHandle implements MailboxHandle {
   }
 
   async expunge(uids?: number[]): Promise<number[]> {
+    const { value, durable } = this.applyExpunge(uids);
+    await durable;
+    return value;
+  }
+
+  applyExpunge(uids?: number[]): Applied<number[]> {
     this.checkWritable();
     const limit = uids ? new Set(uids) : undefined;
     const doomed = messages(this.state, this.mailboxId).filter(
       (r) => hasFlag(r.flags, "\\Deleted") && (!limit || limit.has(r.uid)),
     );
-    if (doomed.length === 0) return [];
+    if (doomed.length === 0) return applied([], null);
     const res = this.replica.commitLocal(() =>
       asEffects(buildRemoveMessages(this.mailboxId, doomed.map((r) => r.messageId))),
     );
-    await res?.durable;
-    return doomed.map((r) => r.uid);
+    return applied(doomed.map((r) => r.uid), res);
   }
 
   async search(key: SearchKey, seqOf: (uid: number) => number, recent: ReadonlySet<number>): Promise<number[]> {
@@ -182,4 +193,9 @@ export class LevelMailboxHandle implements MailboxHandle {
     this.checkOpen();
     if (this.readOnly) throw new StoreError("CANNOT", "Mailbox is read-only");
   }
+}
+
+/** `durable` is undefined when nothing was written (no op), so nothing need wait. */
+function applied<T>(value: T, res: { durable: Promise<void> } | null): Applied<T> {
+  return res ? { value, durable: res.durable } : { value };
 }

@@ -1,6 +1,6 @@
 // STORE and UID STORE (RFC 3501 §6.4.6). The untagged FETCH carries the flags
 // after the change (and the UID for UID STORE) unless .SILENT was asked for.
-import { no, ok, SELECTED, type CommandSpec } from "../dispatcher";
+import { afterCommit, no, ok, SELECTED, type CommandSpec } from "../dispatcher";
 import { parseFlagList } from "../grammar/flags";
 import { ProtocolError } from "../tokenizer";
 import type { SequenceSet, StoreMode, Token } from "../types";
@@ -38,7 +38,7 @@ export const store: CommandSpec<StoreArgs> = {
     if (view.readOnly) return no("Mailbox is read-only");
     const targets = resolveSet(view, a.set, a.uid);
     const live = targets.filter((u) => !view.isExpunged(u));
-    const changed = live.length > 0 ? await view.handle.store(live, a.mode, a.flags) : new Map<number, string[]>();
+    const { value: changed, durable } = live.length > 0 ? view.handle.applyStore(live, a.mode, a.flags) : { value: new Map<number, string[]>() };
     const current = new Map<number, string[]>();
     const wanted = new Set(live);
     for (const m of view.handle.messages()) if (wanted.has(m.uid)) current.set(m.uid, m.flags);
@@ -58,7 +58,7 @@ export const store: CommandSpec<StoreArgs> = {
       const text = view.reportFlags(uid, flags, write);
       ctx.untagged(`${view.seqOf(uid)} FETCH (FLAGS ${text}${a.uid ? ` UID ${uid}` : ""})`);
     }
-    if (missing) return no("Some of the messages no longer exist", "EXPUNGEISSUED");
-    return ok("STORE completed");
+    if (missing) return afterCommit(no("Some of the messages no longer exist", "EXPUNGEISSUED"), durable);
+    return afterCommit(ok("STORE completed"), durable);
   },
 };
