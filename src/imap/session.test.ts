@@ -1,3 +1,4 @@
+import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { appendLine, harness, sampleMessage, type Client, type Harness } from "./session-test-support";
 
@@ -606,7 +607,9 @@ describe("pipelining and bad input", () => {
 
   it("answers NO for a pipelined STORE whose commit fails, after the replies before it", async () => {
     await seed(2);
-    const c = await h.login();
+    const logged: Array<{ msg?: string; user?: string }> = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const c = await h.login("alice", { log });
     await c.cmd("s SELECT INBOX");
     const db = h.store.store.db;
     const batch = db.batch.bind(db);
@@ -620,6 +623,11 @@ describe("pipelining and bad input", () => {
     const tagged = lines(out).filter((l) => !l.startsWith("*"));
     expect(tagged[0]).toBe("f3 NO [SERVERBUG] Internal error, try again later");
     expect(tagged[1]).toMatch(/^f4 (OK|NO)/);
+    // The user's store is now unusable; handlers log through the session's logger, which names the user.
+    expect(await c.cmd("f5 STORE 1 -FLAGS (\\Flagged)")).toMatch(/^f5 NO \[SERVERBUG\]/m);
+    const failures = logged.filter((l) => l.msg === "store failure");
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    expect(failures.every((l) => l.user === "alice")).toBe(true);
   });
 
   it("answers unknown commands, bad arguments and wrong states with BAD and carries on", async () => {
