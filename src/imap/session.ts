@@ -417,7 +417,7 @@ export class ImapSession {
       if (this.closed) return;
     }
     const started = Date.now();
-    const reply = await this.dispatcher.dispatch(this.context(), cmd, (r) => this.writeTagged(cmd.tag, r, cmd.name));
+    const reply = await this.dispatcher.dispatch(this.context(cmd.tag), cmd, (r) => this.writeTagged(cmd.tag, r, cmd.name));
     const label = this.commandLabel(cmd.name, cmd.uid);
     if (reply.durable) {
       void reply.durable.then(
@@ -540,30 +540,18 @@ export class ImapSession {
     }
   }
 
-  /** One per session, made at its first command: building it per command cost some 30 closures each time. */
-  private ctx: CommandContext | undefined;
-
-  private context(): CommandContext {
-    return (this.ctx ??= this.makeContext());
-  }
-
-  private makeContext(): CommandContext {
+  private context(tag: string): CommandContext {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const s = this;
     return {
-      get tag() {
-        return s.currentTag;
-      },
+      tag,
       get state() {
         return s.state;
       },
       get secure() {
         return s.secure;
       },
-      // The session's logger gains `user` at login.
-      get log() {
-        return s.log;
-      },
+      log: s.log,
       store: s.opts.store,
       get user() {
         return s.userStore;
