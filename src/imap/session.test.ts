@@ -609,7 +609,14 @@ describe("pipelining and bad input", () => {
     await seed(2);
     const logged: Array<{ msg?: string; user?: string }> = [];
     const log = pino({ level: "info" }, { write: (line: string) => void logged.push(JSON.parse(line)) });
-    const c = await h.login("alice", { log });
+    const done: string[] = [];
+    const observer = {
+      sessionOpened: () => undefined,
+      sessionClosed: () => undefined,
+      authFailed: () => undefined,
+      commandDone: (name: string, status: string) => void done.push(`${name} ${status}`),
+    };
+    const c = await h.login("alice", { log, observer });
     await c.cmd("s SELECT INBOX");
     const db = h.store.store.db;
     const batch = db.batch.bind(db);
@@ -625,6 +632,8 @@ describe("pipelining and bad input", () => {
     expect(tagged[1]).toMatch(/^f4 (OK|NO)/);
     // The user's store is now unusable; handlers log through the session's logger, which names the user.
     expect(await c.cmd("f5 STORE 1 -FLAGS (\\Flagged)")).toMatch(/^f5 NO \[SERVERBUG\]/m);
+    // The metrics count each held reply with the status it went out with.
+    expect(done.filter((d) => d.startsWith("STORE"))).toEqual(["STORE OK", "STORE NO", "STORE NO"]);
     const failures = logged.filter((l) => l.msg === "store failure");
     expect(failures.length).toBeGreaterThanOrEqual(2);
     expect(failures.every((l) => l.user === "alice")).toBe(true);

@@ -417,14 +417,12 @@ export class ImapSession {
       if (this.closed) return;
     }
     const started = Date.now();
-    const reply = await this.dispatcher.dispatch(this.context(cmd.tag), cmd, (r) => this.writeTagged(cmd.tag, r, cmd.name));
+    let held: Promise<Reply> | undefined;
+    const reply = await this.dispatcher.dispatch(this.context(cmd.tag), cmd, (r) => (held = this.writeTagged(cmd.tag, r, cmd.name)));
     const label = this.commandLabel(cmd.name, cmd.uid);
-    if (reply.durable) {
-      void reply.durable.then(
-        () => this.commandDone(label, reply.status, startedNs),
-        () => this.commandDone(label, "NO", startedNs),
-      );
-    } else this.commandDone(label, reply.status, startedNs);
+    // A held reply counts once it is sent, with the status it went out with.
+    if (held) void held.then((sent) => this.commandDone(label, sent.status, startedNs));
+    else this.commandDone(label, reply.status, startedNs);
     if (reply.status !== "OK" && !cmd.uid && LOGIN_COMMANDS.has(cmd.name)) {
       const reason = (reply.code?.split(" ")[0] ?? reply.status).toLowerCase();
       this.observe((o) => o.authFailed(reason));
@@ -463,14 +461,23 @@ export class ImapSession {
     else this.write(Buffer.concat([Buffer.from("* "), content, Buffer.from(CRLF)]));
   }
 
-  private writeTagged(tag: string, r: Reply, command: string): void {
-    if (!r.durable) return this.writeLine(taggedLine(tag, r));
+  /** Writes the tagged reply, or holds it until its commit settles; then returns the reply that was sent. */
+  private writeTagged(tag: string, r: Reply, command: string): Promise<Reply> | undefined {
+    if (!r.durable) {
+      this.writeLine(taggedLine(tag, r));
+      return undefined;
+    }
     const held: HeldReply = { after: [] };
     this.heldReplies.push(held);
-    r.durable.then(
-      () => this.releaseReply(held, taggedLine(tag, r)),
-      (err: unknown) => this.releaseReply(held, taggedLine(tag, failureReply(err, this.log, command))),
-    );
+    return r.durable
+      .then(
+        () => r,
+        (err: unknown) => failureReply(err, this.log, command),
+      )
+      .then((sent) => {
+        this.releaseReply(held, taggedLine(tag, sent));
+        return sent;
+      });
   }
 
   /** Sends every held reply whose commit has settled, in order, each with the output that followed it. */

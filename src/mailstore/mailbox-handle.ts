@@ -71,9 +71,7 @@ export class LevelMailboxHandle implements MailboxHandle {
   }
 
   async store(uids: number[], mode: "set" | "add" | "remove", flags: string[]): Promise<Map<number, string[]>> {
-    const { value, durable } = this.applyStore(uids, mode, flags);
-    await durable;
-    return value;
+    return once(this.applyStore(uids, mode, flags));
   }
 
   applyStore(uids: number[], mode: "set" | "add" | "remove", flags: string[]): Applied<Map<number, string[]>> {
@@ -109,9 +107,7 @@ export class LevelMailboxHandle implements MailboxHandle {
   }
 
   async expunge(uids?: number[]): Promise<number[]> {
-    const { value, durable } = this.applyExpunge(uids);
-    await durable;
-    return value;
+    return once(this.applyExpunge(uids));
   }
 
   applyExpunge(uids?: number[]): Applied<number[]> {
@@ -198,4 +194,10 @@ export class LevelMailboxHandle implements MailboxHandle {
 /** `durable` is undefined when nothing was written (no op), so nothing need wait. */
 function applied<T>(value: T, res: { durable: Promise<void> } | null): Applied<T> {
   return res ? { value, durable: res.durable } : { value };
+}
+
+/** The value once its change is durable: store() and expunge() are their apply forms plus this wait. */
+async function once<T>(a: Applied<T>): Promise<T> {
+  await a.durable;
+  return a.value;
 }
