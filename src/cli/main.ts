@@ -11,7 +11,7 @@ import { reportConfigError, runCerts } from "./certs";
 import { parseDevArgs, startDev } from "./dev";
 import { runNode, type NodeCommand } from "./node-cli";
 import { runRoute } from "./route";
-import { runUntilSignal } from "./signals";
+import { catchStopSignals } from "./signals";
 import { runUser } from "./user";
 import { DEV_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, MAIN_HELP, UsageError } from "./usage";
 
@@ -45,10 +45,12 @@ async function runDev(argv: string[], io: CliIo): Promise<number | "running"> {
     return EXIT_OK;
   }
   const log = createLogger({ level: opts.logLevel as LevelWithSilent, node: "dev", role: "all" });
+  const signals = catchStopSignals(log);
   try {
     const cluster = await startDev(opts, io, log);
-    return runUntilSignal(cluster, log);
+    return signals.runUntil(cluster);
   } catch (err) {
+    signals.release();
     if (err instanceof ConfigError) return reportConfigError(err, io);
     throw err;
   }

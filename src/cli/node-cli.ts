@@ -1,15 +1,16 @@
 // `charon worker|storage|distributor --config FILE --name NAME`: one node of a
 // cluster, as a Kubernetes pod or `charon dev` runs it.
-import type { LevelWithSilent } from "pino";
+import type { LevelWithSilent, Logger } from "pino";
 import { startDistributor } from "../../distributor/distributor";
 import { startStorage } from "../../storage/storage";
 import { startWorker } from "../../worker/worker";
 import { checkPortsFree, ConfigError, formatHostPort, loadClusterConfig, nodeByName } from "../config/cluster";
+import type { ClusterConfig } from "../config/schema";
 import { createLogger, isLogLevel } from "../log/logger";
 import { parseOrUsage, type CliIo } from "./args";
 import { reportConfigError } from "./certs";
 import { exitWithSupervisor } from "./node-process";
-import { runUntilSignal } from "./signals";
+import { catchStopSignals, type StopSignals } from "./signals";
 import { EXIT_OK, UsageError } from "./usage";
 
 export type NodeCommand = "worker" | "storage" | "distributor";
@@ -60,6 +61,16 @@ export async function runNode(role: NodeCommand, argv: string[], io: CliIo, env:
     throw err;
   }
   const log = createLogger({ level: (levelArg ?? config.logLevel) as LevelWithSilent, node: name, role });
+  const signals = catchStopSignals(log);
+  try {
+    return await startAndServe(role, config, name, log, io, signals);
+  } catch (err) {
+    signals.release();
+    throw err;
+  }
+}
+
+async function startAndServe(role: NodeCommand, config: ClusterConfig, name: string, log: Logger, io: CliIo, signals: StopSignals): Promise<"running"> {
   if (role === "distributor") {
     const d = await startDistributor({ config, name, log });
     const { imaps, imap } = d.endpoints;
@@ -69,11 +80,11 @@ export async function runNode(role: NodeCommand, argv: string[], io: CliIo, env:
     parts.push(`admin=${formatHostPort(d.admin)}`);
     io.out(parts.join(" "));
     exitWithSupervisor();
-    return runUntilSignal(d, log);
+    return signals.runUntil(d);
   }
   const start = role === "worker" ? startWorker : startStorage;
   const n = await start({ config, name, log });
   io.out(`ready ${role} name=${name} internal=${formatHostPort(n.internal)} admin=${formatHostPort(n.admin)}`);
   exitWithSupervisor();
-  return runUntilSignal(n, log);
+  return signals.runUntil(n);
 }

@@ -133,7 +133,7 @@ export async function stopNode(p: NodeProcess, graceMs = 15_000): Promise<void> 
  */
 export function exitWithSupervisor(): void {
   if (process.env[SUPERVISED_ENV] !== "1") return;
-  // The same clean path as a signal: runUntilSignal handles it.
+  // The same clean path as a signal: catchStopSignals handles it.
   let sent = false;
   const close = () => {
     if (sent) return;

@@ -8,16 +8,27 @@ export interface Closable {
   close(): Promise<void>;
 }
 
-export function runUntilSignal(node: Closable, log: Logger): "running" {
+export interface StopSignals {
+  /** Closes `node` at the first signal, at once if one came while it was starting. */
+  runUntil(node: Closable): "running";
+  /** Nothing to run after all (the start failed): the signals get their default action again. */
+  release(): void;
+}
+
+/**
+ * Catches the stop signals from before the node starts: a node prints its
+ * ready line as soon as it serves, and a supervisor may signal it the moment
+ * it reads that line. Without a handler in place the signal would kill the
+ * process without closing the node.
+ */
+export function catchStopSignals(log: Logger): StopSignals {
+  let node: Closable | undefined;
+  let signalled: NodeJS.Signals | undefined;
   let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn({ signal }, "second signal; exiting without waiting");
-      process.exit(EXIT_FAILURE);
-    }
+  const close = (n: Closable, signal: NodeJS.Signals) => {
     stopping = true;
     log.info({ signal }, "shutting down");
-    node.close().then(
+    n.close().then(
       () => process.exit(EXIT_OK),
       (err: unknown) => {
         log.error({ err }, "shutdown failed");
@@ -25,7 +36,27 @@ export function runUntilSignal(node: Closable, log: Logger): "running" {
       },
     );
   };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  return "running";
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping || signalled) {
+      log.warn({ signal }, "second signal; exiting without waiting");
+      process.exit(EXIT_FAILURE);
+    }
+    if (node) close(node, signal);
+    else signalled = signal;
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    runUntil(n) {
+      node = n;
+      if (signalled) close(n, signalled);
+      return "running";
+    },
+    release() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      // A signal that came during the failed start still asks the process to end.
+      if (signalled) process.exit(EXIT_FAILURE);
+    },
+  };
 }
