@@ -2,6 +2,7 @@
 // same home worker for a user without coordination, and when a worker is added
 // or removed only the users whose top choice changed move (about 1/N of them).
 import { createHash } from "node:crypto";
+import { BoundedMap } from "../util/bounded-map";
 
 export interface RouteChoice {
   /** Node to relay to. */
@@ -23,7 +24,23 @@ export function rendezvousOrder(nodes: readonly string[], user: string): string[
     .map((e) => e.node);
 }
 
+/** Users whose routes are remembered; an entry is a few short strings. */
+const REMEMBERED_USERS = 10_000;
+
+interface UserRoutes {
+  home: string;
+  fallbacks: readonly string[];
+}
+
 export class HomeWorkerRouter {
+  /**
+   * Replication asks for every op and every acknowledgement whether a node
+   * holds the user; hashing each node's weight anew on each question cost
+   * workers about 4% of their CPU under write load. The node lists never
+   * change for a router, so a remembered answer stays right.
+   */
+  private readonly routes = new BoundedMap<string, UserRoutes>(REMEMBERED_USERS);
+
   /** @param storageReplicas storage nodes per user; 0 (the default) means all of them. */
   constructor(
     private readonly workers: readonly string[],
@@ -34,13 +51,25 @@ export class HomeWorkerRouter {
   }
 
   homeOf(user: string): string {
-    return rendezvousOrder(this.workers, user)[0]!;
+    return this.routesOf(user).home;
   }
 
   /** The storage nodes that keep `user`, in the order they are tried while the home worker is down. */
-  fallbacksOf(user: string): string[] {
-    const order = rendezvousOrder(this.storage, user);
-    return this.storageReplicas > 0 ? order.slice(0, this.storageReplicas) : order;
+  fallbacksOf(user: string): readonly string[] {
+    return this.routesOf(user).fallbacks;
+  }
+
+  private routesOf(user: string): UserRoutes {
+    let routes = this.routes.get(user);
+    if (!routes) {
+      const order = rendezvousOrder(this.storage, user);
+      routes = {
+        home: rendezvousOrder(this.workers, user)[0]!,
+        fallbacks: this.storageReplicas > 0 ? order.slice(0, this.storageReplicas) : order,
+      };
+      this.routes.set(user, routes);
+    }
+    return routes;
   }
 
   /**
