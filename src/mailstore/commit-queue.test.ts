@@ -40,3 +40,61 @@ it("rejects every waiter of a failed batch", async () => {
   await expect(b).rejects.toThrow();
   db = await openDb(dir);
 });
+
+/** Counts the database's writes and whether each asked for an fsync. */
+function countWrites(target: Db): { sync: boolean }[] {
+  const writes: { sync: boolean }[] = [];
+  const batch = target.batch.bind(target);
+  target.batch = ((ops: Parameters<Db["batch"]>[0], options?: { sync?: boolean }) => {
+    writes.push({ sync: options?.sync === true });
+    return batch(ops, options);
+  }) as Db["batch"];
+  return writes;
+}
+
+it("carries a write in the next synchronous batch instead of a write of its own", async () => {
+  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
+  db = await openDb(dir);
+  const writes = countWrites(db);
+  const q = new CommitQueue(db, 60_000);
+  const carried = q.carry([{ type: "put", key: "mark", value: Buffer.from("7") }]);
+  await new Promise((r) => setTimeout(r, 20));
+  expect(writes).toEqual([]);
+  await Promise.all([carried, q.submit([{ type: "put", key: "op", value: Buffer.from("x") }])]);
+  expect(writes).toEqual([{ sync: true }]);
+  expect(q.stats).toEqual({ batches: 1, writes: 1 });
+  expect((await db.get("mark"))?.toString()).toBe("7");
+});
+
+it("writes carried ops without an fsync when no batch comes in time, and on drain", async () => {
+  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
+  db = await openDb(dir);
+  const writes = countWrites(db);
+  const soon = new CommitQueue(db, 10);
+  await soon.carry([{ type: "put", key: "a", value: Buffer.from("1") }]);
+  expect(writes).toEqual([{ sync: false }]);
+  expect((await db.get("a"))?.toString()).toBe("1");
+
+  const late = new CommitQueue(db, 60_000);
+  let written = false;
+  const carried = late.carry([{ type: "put", key: "b", value: Buffer.from("2") }]).then(() => (written = true));
+  await late.close();
+  expect(written).toBe(true);
+  await carried;
+  expect((await db.get("b"))?.toString()).toBe("2");
+  await expect(late.carry([])).rejects.toThrow(/closed/);
+});
+
+it("carries ops that arrive during a batch into a later write", async () => {
+  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
+  db = await openDb(dir);
+  const writes = countWrites(db);
+  const q = new CommitQueue(db, 10);
+  const first = q.submit([{ type: "put", key: "op", value: Buffer.from("x") }]);
+  await Promise.resolve();
+  // The batch is in flight and nothing else is submitted: the mark goes out on its own, unsynced.
+  const carried = q.carry([{ type: "put", key: "mark", value: Buffer.from("9") }]);
+  await Promise.all([first, carried]);
+  expect(writes).toEqual([{ sync: true }, { sync: false }]);
+  expect((await db.get("mark"))?.toString()).toBe("9");
+});

@@ -4,6 +4,11 @@
 // written strictly one after another, so a write is never durable before
 // the writes submitted ahead of it: an op that depends on another op is
 // acknowledged only once both are on disk.
+//
+// Some writes may be lost in a crash without harm (the \Recent high-water
+// mark) and should not cost a write of their own: `carry` adds them to the
+// next synchronous batch, or writes them without an fsync once `carryMs`
+// has passed without one.
 
 import type { BatchOp, Db } from "./leveldb";
 
@@ -19,13 +24,20 @@ export interface CommitStats {
 
 export class CommitQueue {
   private pending: BatchOp[] = [];
+  /** Waiting for a synchronous batch. */
   private waiters: Waiter[] = [];
+  /** Waiting for whichever batch comes next. */
+  private carried: Waiter[] = [];
+  private carryTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | null = null;
   private scheduled = false;
   private closed = false;
   readonly stats: CommitStats = { batches: 0, writes: 0 };
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly carryMs = 1000,
+  ) {}
 
   /** Resolves once `ops` are on disk (fsynced). */
   submit(ops: BatchOp[]): Promise<void> {
@@ -37,17 +49,37 @@ export class CommitQueue {
     });
   }
 
-  /** Resolves when everything submitted so far has been written (or has failed). */
+  /** Resolves once `ops` are written, with the next synchronous batch or at most `carryMs` later without an fsync. */
+  carry(ops: BatchOp[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("commit queue is closed"));
+    return new Promise<void>((resolve, reject) => {
+      for (const op of ops) this.pending.push(op);
+      this.carried.push({ resolve, reject });
+      this.armCarry();
+    });
+  }
+
+  /** Resolves when everything submitted or carried so far has been written (or has failed). */
   async drain(): Promise<void> {
-    while (this.flushing || this.scheduled || this.waiters.length > 0) {
+    while (this.flushing || this.scheduled || this.waiters.length > 0 || this.carried.length > 0) {
       if (this.flushing) await this.flushing;
-      else await new Promise<void>((r) => setImmediate(r));
+      else if (this.scheduled) await new Promise<void>((r) => setImmediate(r));
+      else this.flush();
     }
   }
 
   async close(): Promise<void> {
     await this.drain();
     this.closed = true;
+  }
+
+  private armCarry(): void {
+    if (this.carryTimer || this.carried.length === 0) return;
+    this.carryTimer = setTimeout(() => {
+      this.carryTimer = undefined;
+      this.flush();
+    }, this.carryMs);
+    this.carryTimer.unref();
   }
 
   private schedule(): void {
@@ -60,16 +92,21 @@ export class CommitQueue {
     });
   }
 
+  /** Synchronous when anything submitted is pending; carried ops alone go out without an fsync. */
   private flush(): void {
-    if (this.flushing || this.waiters.length === 0) return;
+    if (this.flushing || (this.waiters.length === 0 && this.carried.length === 0)) return;
+    const sync = this.waiters.length > 0;
     const ops = this.pending;
-    const waiters = this.waiters;
+    const waiters = this.waiters.concat(this.carried);
+    this.stats.batches += 1;
+    this.stats.writes += this.waiters.length;
     this.pending = [];
     this.waiters = [];
-    this.stats.batches += 1;
-    this.stats.writes += waiters.length;
+    this.carried = [];
+    clearTimeout(this.carryTimer);
+    this.carryTimer = undefined;
     this.flushing = this.db
-      .batch(ops, { sync: true })
+      .batch(ops, { sync })
       .then(
         () => {
           for (const w of waiters) w.resolve();
@@ -82,6 +119,7 @@ export class CommitQueue {
       .finally(() => {
         this.flushing = null;
         if (this.waiters.length > 0) this.schedule();
+        else this.armCarry();
       });
   }
 }

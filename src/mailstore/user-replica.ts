@@ -221,9 +221,10 @@ export class UserReplica {
     let top = claimed;
     for (const u of fresh) if (u > top) top = u;
     this.recentClaimed.set(mailboxId, top);
-    // Losing this on a crash only makes a few messages \Recent again; no fsync.
+    // Losing this on a crash only makes a few messages \Recent again: no fsync
+    // and no write of its own, it rides with the next batch.
     this.ctx.background(
-      this.ctx.db.put(keys.recent(this.user, mailboxId), Buffer.from(String(top))).catch((err: unknown) => {
+      this.ctx.queue.carry([{ type: "put", key: keys.recent(this.user, mailboxId), value: Buffer.from(String(top)) }]).catch((err: unknown) => {
         this.ctx.log?.warn({ err, user: this.user }, "could not persist \\Recent high-water mark");
       }),
     );
