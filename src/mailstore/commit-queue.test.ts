@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { CommitQueue } from "./commit-queue";
-import { openDb, type Db } from "./leveldb";
+import { openDb, type BatchOp, type Db } from "./leveldb";
 
 let dir: string;
 let db: Db;
@@ -44,11 +44,11 @@ it("rejects every waiter of a failed batch", async () => {
 /** Counts the database's writes and whether each asked for an fsync. */
 function countWrites(target: Db): { sync: boolean }[] {
   const writes: { sync: boolean }[] = [];
-  const batch = target.batch.bind(target);
-  target.batch = ((ops: Parameters<Db["batch"]>[0], options?: { sync?: boolean }) => {
+  const batch = target.batch.bind(target) as (ops: BatchOp[], options?: { sync?: boolean }) => Promise<void>;
+  target.batch = ((ops: BatchOp[], options?: { sync?: boolean }) => {
     writes.push({ sync: options?.sync === true });
     return batch(ops, options);
-  }) as Db["batch"];
+  }) as unknown as Db["batch"];
   return writes;
 }
 
