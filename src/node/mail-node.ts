@@ -13,7 +13,7 @@ import { listenMux, type MuxConnection, type MuxStream } from "../link";
 import { sessionLogger } from "../log/logger";
 import { createMailStore, type LevelMailStore } from "../mailstore";
 import { createMetrics, type Metrics } from "../metrics";
-import { Connection } from "../server/connection";
+import { Connection, type ConnectionOptions } from "../server/connection";
 import { assertPeerAllowed, internalServerOptions, type PeerIdentity } from "../tls/mtls";
 import { listenServer, closeServer } from "../server/listen";
 import { heldMail, replicaView } from "./admin-views";
@@ -73,13 +73,16 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
   const handlers = new Map<string, StreamHandler>();
   let closing = false;
 
+  const connectionOptions: ConnectionOptions = {
+    idleTimeoutMs: limits.idleTimeoutMs,
+    tlsHandshakeTimeoutMs: limits.tlsHandshakeTimeoutMs,
+    onClosed: (c) => connections.delete(c),
+    logsDebug: () => log.isLevelEnabled("debug"),
+  };
+
   const serveSession = (stream: MuxStream, h: SessionHeader) => {
     const slog = sessionLogger(log, h.session ?? `s${stream.id}`, { user: h.user, client: h.client });
-    const conn = new Connection(stream, slog, {
-      idleTimeoutMs: limits.idleTimeoutMs,
-      tlsHandshakeTimeoutMs: limits.tlsHandshakeTimeoutMs,
-      onClosed: (c) => connections.delete(c),
-    });
+    const conn = new Connection(stream, slog, connectionOptions);
     connections.add(conn);
     const session = new ImapSession(conn.transport, {
       store,

@@ -32,6 +32,8 @@ export interface ConnectionOptions {
   /** Present on the plain listener: the context STARTTLS upgrades with. */
   secureContext?: tls.SecureContext;
   onClosed(conn: Connection): void;
+  /** Whether debug lines are logged: the connection's logger is built only to say something. */
+  logsDebug(): boolean;
 }
 
 /**
@@ -423,8 +425,7 @@ export class Connection implements SessionTransport {
     } catch (err) {
       this.log.error({ err }, "session failed on close");
     }
-    const log = this.log;
-    if (log.isLevelEnabled("debug")) log.debug("connection closed");
+    if (this.opts.logsDebug()) this.log.debug("connection closed");
     this.opts.onClosed(this);
     for (const w of this.closeWaiters.splice(0)) w();
   }

@@ -282,6 +282,7 @@ describe("Connection back-pressure", () => {
         tlsHandshakeTimeoutMs: 10_000,
         secureContext: createServerContext(pair),
         onClosed: () => undefined,
+        logsDebug: () => false,
       });
       const transport: SessionTransport = {
         write: (d) => (lastWriteOk = conn.transport.write(d)),
@@ -340,6 +341,7 @@ describe("Connection back-pressure", () => {
         idleTimeoutMs: 60_000,
         tlsHandshakeTimeoutMs: 10_000,
         onClosed: () => undefined,
+        logsDebug: () => false,
       });
       transport = conn.transport;
       session = new LineSession(transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined });
@@ -389,6 +391,7 @@ describe("Connection relay", () => {
         idleTimeoutMs: 60_000,
         tlsHandshakeTimeoutMs: 10_000,
         onClosed: () => (connClosed = true),
+        logsDebug: () => true,
       });
       const session = new LineSession(conn.transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined });
       conn.start(session);
@@ -413,6 +416,32 @@ describe("Connection relay", () => {
       await vi.waitFor(() => expect(connClosed).toBe(true));
       expect(closerCalls).toBe(1);
       expect(logged).toEqual(expect.arrayContaining(["relayed session lost its mail node", "session failed on close", "connection closed"]));
+    } finally {
+      server.close();
+    }
+  });
+
+  it("builds no logger for a relayed session that ends quietly when debug lines are off", async () => {
+    let logsBuilt = 0;
+    let connClosed = false;
+    const node = new Duplex({ read() {}, write: (_chunk, _enc, cb) => cb() });
+    const server = net.createServer((socket) => {
+      const conn = new Connection(socket, () => (logsBuilt++, silentLogger()), {
+        idleTimeoutMs: 60_000,
+        tlsHandshakeTimeoutMs: 10_000,
+        onClosed: () => (connClosed = true),
+        logsDebug: () => false,
+      });
+      conn.start(new LineSession(conn.transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined }));
+      conn.relayTo(node, Buffer.alloc(0), () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const client = await connectPlain((server.address() as net.AddressInfo).port);
+      expect(await new LineReader(client).line()).toBe("* OK plain ready");
+      client.end();
+      await vi.waitFor(() => expect(connClosed).toBe(true));
+      expect(logsBuilt).toBe(0);
     } finally {
       server.close();
     }

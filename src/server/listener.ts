@@ -101,6 +101,7 @@ export class SessionListener {
       idleTimeoutMs: this.limits.idleTimeoutMs,
       tlsHandshakeTimeoutMs: this.limits.tlsHandshakeTimeoutMs,
       onClosed: (c) => connections.delete(c),
+      logsDebug: () => opts.log.isLevelEnabled("debug"),
     };
     this.plainConnections = { ...this.implicitTlsConnections, secureContext: this.secureContext };
   }
