@@ -41,11 +41,13 @@ it("rejects every waiter of a failed batch", async () => {
   db = await openDb(dir);
 });
 
-/** Counts the database's writes and whether each asked for an fsync. */
-function countWrites(target: Db): { sync: boolean }[] {
+/** Opens a fresh database whose writes are counted, with whether each asked for an fsync. */
+async function openCountedDb(): Promise<{ sync: boolean }[]> {
+  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
+  db = await openDb(dir);
   const writes: { sync: boolean }[] = [];
-  const batch = target.batch.bind(target) as (ops: BatchOp[], options?: { sync?: boolean }) => Promise<void>;
-  target.batch = ((ops: BatchOp[], options?: { sync?: boolean }) => {
+  const batch = db.batch.bind(db) as (ops: BatchOp[], options?: { sync?: boolean }) => Promise<void>;
+  db.batch = ((ops: BatchOp[], options?: { sync?: boolean }) => {
     writes.push({ sync: options?.sync === true });
     return batch(ops, options);
   }) as unknown as Db["batch"];
@@ -53,9 +55,7 @@ function countWrites(target: Db): { sync: boolean }[] {
 }
 
 it("carries a write in the next synchronous batch instead of a write of its own", async () => {
-  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
-  db = await openDb(dir);
-  const writes = countWrites(db);
+  const writes = await openCountedDb();
   const q = new CommitQueue(db, 60_000);
   const carried = q.carry([{ type: "put", key: "mark", value: Buffer.from("7") }]);
   await new Promise((r) => setTimeout(r, 20));
@@ -67,9 +67,7 @@ it("carries a write in the next synchronous batch instead of a write of its own"
 });
 
 it("writes carried ops without an fsync when no batch comes in time, and on drain", async () => {
-  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
-  db = await openDb(dir);
-  const writes = countWrites(db);
+  const writes = await openCountedDb();
   const soon = new CommitQueue(db, 10);
   await soon.carry([{ type: "put", key: "a", value: Buffer.from("1") }]);
   expect(writes).toEqual([{ sync: false }]);
@@ -86,9 +84,7 @@ it("writes carried ops without an fsync when no batch comes in time, and on drai
 });
 
 it("carries ops that arrive during a batch into a later write", async () => {
-  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
-  db = await openDb(dir);
-  const writes = countWrites(db);
+  const writes = await openCountedDb();
   const q = new CommitQueue(db, 10);
   const first = q.submit([{ type: "put", key: "op", value: Buffer.from("x") }]);
   await Promise.resolve();

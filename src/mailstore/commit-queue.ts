@@ -41,21 +41,21 @@ export class CommitQueue {
 
   /** Resolves once `ops` are on disk (fsynced). */
   submit(ops: BatchOp[]): Promise<void> {
-    if (this.closed) return Promise.reject(new Error("commit queue is closed"));
-    return new Promise<void>((resolve, reject) => {
-      for (const op of ops) this.pending.push(op);
-      this.waiters.push({ resolve, reject });
-      this.schedule();
-    });
+    return this.enqueue(ops, false);
   }
 
   /** Resolves once `ops` are written, with the next synchronous batch or at most `carryMs` later without an fsync. */
   carry(ops: BatchOp[]): Promise<void> {
+    return this.enqueue(ops, true);
+  }
+
+  private enqueue(ops: BatchOp[], carried: boolean): Promise<void> {
     if (this.closed) return Promise.reject(new Error("commit queue is closed"));
     return new Promise<void>((resolve, reject) => {
       for (const op of ops) this.pending.push(op);
-      this.carried.push({ resolve, reject });
-      this.armCarry();
+      (carried ? this.carried : this.waiters).push({ resolve, reject });
+      if (carried) this.armCarry();
+      else this.schedule();
     });
   }
 
