@@ -69,16 +69,8 @@ export class BlobStore {
   }
 
   async has(sha: string): Promise<boolean> {
-    return this.hasInMemory(sha) || (await this.db.get(keys.blob(sha))) !== undefined;
-  }
-
-  /** The body is pending or written lately; false says nothing about the disk. */
-  hasInMemory(sha: string): boolean {
-    return this.pendingBlobs.get(sha)?.body !== undefined || this.recent.has(sha);
-  }
-
-  hasMimeInMemory(sha: string): boolean {
-    return this.pendingMime.has(sha) || this.mimeCache.has(sha);
+    if (this.pendingBlobs.get(sha)?.body || this.recent.has(sha)) return true;
+    return (await this.db.get(keys.blob(sha))) !== undefined;
   }
 
   async get(sha: string): Promise<Buffer | undefined> {

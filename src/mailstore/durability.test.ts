@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { keys } from "./keys";
 import { countKeys, message, tempStore, type TempStore } from "./test-support";
 
@@ -93,23 +93,5 @@ describe("durability", () => {
     expect(await countKeys(t.store, "mime!")).toBe(1);
     expect(user.status("Trash").messages).toBe(1);
     expect(user.status("Drafts").messages).toBe(1);
-  });
-
-  it("APPEND reads nothing back from LevelDB, also when the body is already on disk", async () => {
-    t = await tempStore();
-    const body = message("twice", "appended again after a restart");
-    await (await t.store.forUser("dave")).append("INBOX", body, []);
-    // A fresh instance: the body is on disk and in none of the memory caches.
-    const store = await t.reopen();
-    const user = await store.forUser("dave");
-    const reads = vi.spyOn(store.db, "get");
-    const again = await user.append("Archive", body, ["\\Seen"]);
-    expect(reads).not.toHaveBeenCalled();
-    expect(await countKeys(store, "blob!")).toBe(1);
-    expect(await countKeys(store, "mime!")).toBe(1);
-    const box = await user.open("Archive", true);
-    expect((await box.body(again.uid)).equals(body)).toBe(true);
-    const mime = await box.mime(again.uid);
-    expect(`${mime.type}/${mime.subtype}`.toLowerCase()).toBe("text/plain");
   });
 });

@@ -163,12 +163,9 @@ export class LevelUserStore implements UserStore {
     const name = normalizeName(rawName);
     if (!this.find(name)) throw nonexistent(name);
     const sha = sha256Hex(body);
-    // A body still in memory (pending, or written lately) is not written again.
-    // One only on disk is: bodies are never deleted, so the put is harmless, and
-    // asking LevelDB first cost a read per APPEND, queued on libuv's pool behind
-    // the commits.
-    const haveBody = this.env.blobs.hasInMemory(sha);
-    const haveMime = haveBody && this.env.blobs.hasMimeInMemory(sha);
+    // A body already stored (or in an earlier, still pending batch) is not written again.
+    const haveBody = await this.env.blobs.has(sha);
+    const haveMime = haveBody && (await this.env.blobs.getMime(sha)) !== undefined;
     const mime = haveMime ? undefined : await parseMime(body);
     // The mailbox may have gone while the body was parsed.
     const m = this.find(name);
