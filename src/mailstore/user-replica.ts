@@ -251,7 +251,7 @@ export class UserReplica {
    * messages) and blocks the event loop, while replaying an op costs little;
    * so large users are snapshotted less often (every messages/4 ops).
    */
-  private messageCount(): number {
+  messageCount(): number {
     let n = 0;
     for (const m of listMailboxes(this.state)) n += messages(this.state, m.mailboxId).length;
     return n;

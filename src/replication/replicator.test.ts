@@ -5,7 +5,8 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import pino from "pino";
 import { digest } from "../crdt";
 import { makePair, makePki, type Pair, type Pki } from "../link/test-helpers";
-import { message, tempStore, type TempStore } from "../mailstore/test-support";
+import { keys } from "../mailstore/keys";
+import { countKeys, message, tempStore, type TempStore } from "../mailstore/test-support";
 import { Replicator, type ReplicatorMetrics } from "./replicator";
 
 const log = pino({ level: "silent" });
@@ -264,5 +265,30 @@ describe("Replicator", () => {
     await converged([a2, c], "u");
     expect(a2.m.snapshots).toBeGreaterThan(0);
     expect((await (await c.t.store.forUser("u")).open("INBOX", true)).messages()).toHaveLength(31);
+  });
+
+  it("compacts a large user only once a quarter of its message count is newly acknowledged", async () => {
+    const replicas = () => ["w1", "s1"];
+    const a = await node("w1", () => true, replicas);
+    const b = await node("s1", () => true, replicas);
+    await link(a, b);
+    const ua = await a.t.store.forUser("u");
+    const appendAcked = async (n: number, from: number) => {
+      await Promise.all(Array.from({ length: n }, (_, i) => ua.append("INBOX", message(`m${from + i}`, "x"), [])));
+      // Every live op acknowledged by s1 (the outbox empties as acknowledgements arrive).
+      for (let i = 0; i < 200 && a.r.peers()[0]?.outbox !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(a.r.peers()[0]?.outbox).toBe(0);
+    };
+    await appendAcked(200, 0);
+    expect(await a.r.compactRound()).toBe(200);
+    // 20 more: above compactMinOps (10), below 220/4; the snapshot would cost more than the log saves.
+    await appendAcked(20, 200);
+    const logged = () => countKeys(a.t.store, keys.opPrefix("u"));
+    expect(await a.r.compactRound()).toBe(0);
+    expect(await logged()).toBe(20);
+    // 70 since the last compaction, above 270/4.
+    await appendAcked(50, 220);
+    expect(await a.r.compactRound()).toBe(70);
+    expect(await logged()).toBe(0);
   });
 });
