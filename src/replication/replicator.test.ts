@@ -79,6 +79,15 @@ async function link(a: Node, b: Node): Promise<Pair> {
   return pair;
 }
 
+/** A worker w1 and a storage s1, linked, each holding every user and compacting once both acknowledged. */
+async function compactingPair(): Promise<[Node, Node]> {
+  const replicas = () => ["w1", "s1"];
+  const a = await node("w1", () => true, replicas);
+  const b = await node("s1", () => true, replicas);
+  await link(a, b);
+  return [a, b];
+}
+
 async function digestOf(n: Node, user: string): Promise<string> {
   // Loading a user the node does not hold would create it (and make it refuse a snapshot).
   if (!n.r.holds(user)) return "not held";
@@ -240,10 +249,7 @@ describe("Replicator", () => {
   });
 
   it("compacts the log once every replica acknowledged, and a new replica starts from a snapshot plus later ops", async () => {
-    const replicas = () => ["w1", "s1"];
-    const a = await node("w1", () => true, replicas);
-    const b = await node("s1", () => true, replicas);
-    await link(a, b);
+    const [a, b] = await compactingPair();
     const ua = await a.t.store.forUser("u");
     for (let i = 0; i < 30; i++) await ua.append("INBOX", message(`m${i}`, `body ${i}`), []);
     await converged([a, b], "u");
@@ -268,10 +274,7 @@ describe("Replicator", () => {
   });
 
   it("compacts a large user only once a quarter of its message count is newly acknowledged", async () => {
-    const replicas = () => ["w1", "s1"];
-    const a = await node("w1", () => true, replicas);
-    const b = await node("s1", () => true, replicas);
-    await link(a, b);
+    const [a] = await compactingPair();
     const ua = await a.t.store.forUser("u");
     const appendAcked = async (n: number, from: number) => {
       await Promise.all(Array.from({ length: n }, (_, i) => ua.append("INBOX", message(`m${from + i}`, "x"), [])));
