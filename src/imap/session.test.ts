@@ -1,5 +1,5 @@
 import pino from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { appendLine, harness, sampleMessage, type Client, type Harness } from "./session-test-support";
 
 let h: Harness;
@@ -603,6 +603,36 @@ describe("pipelining and bad input", () => {
     // other two join the next. Waiting for each commit in turn took three.
     expect(stats.batches - before).toBeLessThanOrEqual(2);
     expect(stats.writes).toBeGreaterThanOrEqual(3);
+  });
+
+  it("runs the command pipelined behind an EXPUNGE while the EXPUNGE commits", async () => {
+    await seed(2);
+    const done: string[] = [];
+    const observer = {
+      sessionOpened: () => undefined,
+      sessionClosed: () => undefined,
+      authFailed: () => undefined,
+      commandDone: (name: string, status: string) => void done.push(`${name} ${status}`),
+    };
+    const c = await h.login("alice", { observer });
+    await c.cmd("s SELECT INBOX");
+    await c.cmd("d STORE 2 +FLAGS (\\Deleted)");
+    const db = h.store.store.db;
+    const batch = db.batch.bind(db);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    // The disk holds the EXPUNGE's batch until the NOOP behind it has run.
+    db.batch = ((ops: never, opts: never) => gate.then(() => batch(ops, opts))) as typeof db.batch;
+    c.send("x1 EXPUNGE\r\nx2 NOOP\r\n");
+    try {
+      await vi.waitFor(() => expect(done).toContain("NOOP OK"));
+      expect(done).not.toContain("EXPUNGE OK");
+    } finally {
+      open();
+    }
+    const out = await c.waitTagged("x2");
+    expect(lines(out)).toEqual(["* 2 EXPUNGE", "x1 OK EXPUNGE completed", "x2 OK NOOP completed"]);
+    expect(done.slice(-2)).toEqual(["NOOP OK", "EXPUNGE OK"]);
   });
 
   it("answers NO for a pipelined STORE whose commit fails, after the replies before it", async () => {

@@ -1,5 +1,5 @@
 // EXPUNGE (RFC 3501 §6.4.3) and UID EXPUNGE (RFC 4315 §2.1).
-import { no, ok, SELECTED, type CommandSpec } from "../dispatcher";
+import { afterCommit, no, ok, SELECTED, type CommandSpec } from "../dispatcher";
 import { ProtocolError } from "../tokenizer";
 import type { SequenceSet, Token } from "../types";
 import { noArgs, resolveSet, sequenceSetArg } from "./args";
@@ -21,8 +21,9 @@ export const expunge: CommandSpec<{ uids?: SequenceSet }> = {
     if (view.readOnly) return no("Mailbox is read-only");
     const limit = uids ? resolveSet(view, uids, true) : undefined;
     if (limit && limit.length === 0) return ok("EXPUNGE completed");
-    const removed = await view.handle.expunge(limit);
+    // Applied now; the tagged OK waits for the commit while the client's next pipelined commands run (see Reply.durable).
+    const { value: removed, durable } = view.handle.applyExpunge(limit);
     view.expungeOwn(removed, (line) => ctx.untagged(line));
-    return ok("EXPUNGE completed");
+    return afterCommit(ok("EXPUNGE completed"), durable);
   },
 };
