@@ -247,11 +247,17 @@ export class UserReplica {
   }
 
   /**
-   * Serializing costs time in proportion to the whole state (~0.6 s for 50k
-   * messages) and blocks the event loop, while replaying an op costs little;
-   * so large users are snapshotted less often (every messages/4 ops).
+   * Whether a snapshot (on apply, or with a compaction) is worth writing after
+   * `ops` ops since the last one. Serializing costs time in proportion to the
+   * whole state (~0.6 s for 50k messages) and blocks the event loop, while
+   * replaying an op costs little; so large users are snapshotted less often
+   * (every messages/4 ops), which bounds the cost per op.
    */
-  messageCount(): number {
+  snapshotWorthAfter(ops: number, minOps: number): boolean {
+    return ops >= minOps && ops >= this.messageCount() / 4;
+  }
+
+  private messageCount(): number {
     let n = 0;
     for (const m of listMailboxes(this.state)) n += messages(this.state, m.mailboxId).length;
     return n;
@@ -295,7 +301,7 @@ export class UserReplica {
     if (op.id.replica === this.ctx.replicaId) {
       batch.push({ type: "put", key: keys.localSeq(this.user, this.ctx.replicaId), value: Buffer.from(String(this.seq)) });
     }
-    if (++this.opsSinceSnapshot >= this.ctx.snapshotEvery && this.opsSinceSnapshot >= this.messageCount() / 4) {
+    if (this.snapshotWorthAfter(++this.opsSinceSnapshot, this.ctx.snapshotEvery)) {
       this.opsSinceSnapshot = 0;
       batch.push({ type: "put", key: keys.snapshot(this.user), value: serializeState(this.state) });
     }

@@ -94,12 +94,9 @@ export class Replicator implements SessionHost {
       const floor: VersionVector = {};
       for (const [origin, seq] of Object.entries(ours)) floor[origin] = Math.min(seq, ...acks.map((a) => a[origin] ?? 0));
       const total = (v: VersionVector) => Object.values(v).reduce((a, b) => a + b, 0);
-      // The snapshot written with each compaction costs time in proportion to the
-      // whole state and blocks the event loop (seconds at 100,000 messages); like
-      // the snapshots on apply, a large user is compacted every messages/4 ops, so
-      // a mailbox filling up does not stall the node every round.
-      const worthIt = Math.max(this.opts.compactMinOps ?? 1000, (await this.opts.store.replica(user)).messageCount() / 4);
-      if (total(floor) - total(this.floors.get(user) ?? {}) < worthIt) {
+      // Each compaction writes a snapshot: a mailbox filling up must not stall the node every round.
+      const replica = await this.opts.store.replica(user);
+      if (!replica.snapshotWorthAfter(total(floor) - total(this.floors.get(user) ?? {}), this.opts.compactMinOps ?? 1000)) {
         this.touched.add(user);
         continue;
       }
