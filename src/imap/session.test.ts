@@ -566,6 +566,18 @@ describe("more session behaviour", () => {
   });
 });
 
+/** A session observer that records each finished command as "NAME STATUS". */
+function recordingObserver() {
+  const done: string[] = [];
+  const observer = {
+    sessionOpened: () => undefined,
+    sessionClosed: () => undefined,
+    authFailed: () => undefined,
+    commandDone: (name: string, status: string) => void done.push(`${name} ${status}`),
+  };
+  return { done, observer };
+}
+
 describe("pipelining and bad input", () => {
   it("runs pipelined commands strictly in order", async () => {
     await seed(2);
@@ -607,13 +619,7 @@ describe("pipelining and bad input", () => {
 
   it("runs the command pipelined behind an EXPUNGE while the EXPUNGE commits", async () => {
     await seed(2);
-    const done: string[] = [];
-    const observer = {
-      sessionOpened: () => undefined,
-      sessionClosed: () => undefined,
-      authFailed: () => undefined,
-      commandDone: (name: string, status: string) => void done.push(`${name} ${status}`),
-    };
+    const { done, observer } = recordingObserver();
     const c = await h.login("alice", { observer });
     await c.cmd("s SELECT INBOX");
     await c.cmd("d STORE 2 +FLAGS (\\Deleted)");
@@ -639,13 +645,7 @@ describe("pipelining and bad input", () => {
     await seed(2);
     const logged: Array<{ msg?: string; user?: string }> = [];
     const log = pino({ level: "info" }, { write: (line: string) => void logged.push(JSON.parse(line)) });
-    const done: string[] = [];
-    const observer = {
-      sessionOpened: () => undefined,
-      sessionClosed: () => undefined,
-      authFailed: () => undefined,
-      commandDone: (name: string, status: string) => void done.push(`${name} ${status}`),
-    };
+    const { done, observer } = recordingObserver();
     const c = await h.login("alice", { log, observer });
     await c.cmd("s SELECT INBOX");
     const db = h.store.store.db;
