@@ -641,6 +641,28 @@ describe("pipelining and bad input", () => {
     expect(done.slice(-2)).toEqual(["NOOP OK", "EXPUNGE OK"]);
   });
 
+  it("runs the command pipelined behind a FETCH that sets \\Seen while the flag commits", async () => {
+    await seed(1);
+    const { done, observer } = recordingObserver();
+    const c = await h.login("alice", { observer });
+    await c.cmd("s SELECT INBOX");
+    const db = h.store.store.db;
+    const batch = db.batch.bind(db);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    db.batch = ((ops: never, opts: never) => gate.then(() => batch(ops, opts))) as typeof db.batch;
+    c.send("f1 FETCH 1 (FLAGS BODY[HEADER.FIELDS (SUBJECT)])\r\nf2 NOOP\r\n");
+    try {
+      await vi.waitFor(() => expect(done).toContain("NOOP OK"));
+      expect(done).not.toContain("FETCH OK");
+    } finally {
+      open();
+    }
+    const out = await c.waitTagged("f2");
+    expect(lines(out)[0]).toMatch(/^\* 1 FETCH \(FLAGS \(\\Seen \\Recent\) BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}$/);
+    expect(lines(out).filter((l) => /^f\d /.test(l))).toEqual(["f1 OK FETCH completed", "f2 OK NOOP completed"]);
+  });
+
   it("answers NO for a pipelined STORE whose commit fails, after the replies before it", async () => {
     await seed(2);
     const logged: Array<{ msg?: string; user?: string }> = [];

@@ -1,7 +1,7 @@
 // FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8).
 import { envelope, bodyStructure, section } from "../../mime";
 import type { MimeNode } from "../../mime/types";
-import { no, ok, SELECTED, type CommandContext, type CommandSpec, type Reply } from "../dispatcher";
+import { afterCommit, no, ok, SELECTED, type CommandContext, type CommandSpec, type Reply } from "../dispatcher";
 import { formatInternalDate } from "../grammar/dates";
 import { parseFetchAttributes } from "../grammar/fetch-attributes";
 import { findMeta, type SelectedView } from "../selected-view";
@@ -175,11 +175,15 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Reply> {
   if (attrs.every(metaOnly)) return fetchMeta(ctx, view, targets, attrs);
 
   // Setting \Seen first lets the response carry the new flags (RFC 3501 §6.4.5).
+  // Like STORE, the tagged reply waits for the \\Seen change's commit, not the command (see Reply.durable).
   let seenNow = new Map<number, string[]>();
+  let durable: Promise<void> | undefined;
   if (!view.readOnly && attrs.some(setsSeen)) {
     const unseen: number[] = [];
     for (const { meta } of targets) if (!meta.flags.includes("\\Seen")) unseen.push(meta.uid);
-    if (unseen.length > 0) seenNow = await view.handle.store(unseen, "add", ["\\Seen"]);
+    if (unseen.length > 0) ({ value: seenNow, durable } = view.handle.applyStore(unseen, "add", ["\\Seen"]));
+    // The reply reports a failed commit; if a message fails to load first, that rejection must not go unhandled.
+    durable?.catch(() => undefined);
   }
 
   for (const { seq, meta } of targets) {
@@ -196,7 +200,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Reply> {
     ctx.untagged(response);
     await ctx.drain();
   }
-  return targets.reply();
+  return afterCommit(targets.reply(), durable);
 }
 
 /**
