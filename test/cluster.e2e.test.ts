@@ -73,7 +73,8 @@ describe("cluster: routing, internal mutual TLS, STARTTLS", () => {
     for (const n of nodes) {
       expect(n.pid).not.toBe(srv.pid);
       expect((await adminGet(n, "/healthz")).status).toBe(200);
-      expect((await adminGet(n, "/readyz")).status).toBe(200);
+      const ready = await adminGet(n, "/readyz");
+      expect(ready.status, `${n.name} /readyz: ${ready.body}`).toBe(200);
       expect((await adminGet(n, "/metrics")).body).toMatch(new RegExp(`charon_sessions_active\\{[^}]*node="${n.name}"`));
     }
   });

@@ -160,6 +160,13 @@ export async function startDev(opts: DevOptions, io: CliIo, log: Logger): Promis
     const results = await Promise.allSettled(mailNodes.map((n) => spawn(n.name, n.role)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
+    // A node's ready line means it listens; a worker serves sessions only once it has caught up with storage.
+    await Promise.all(
+      started.map(async (p) => {
+        const reason = await untilReady(p, READY_TIMEOUT_MS);
+        if (reason) log.warn({ child: p.name, reason }, "node not ready yet; its users are served by storage meanwhile");
+      }),
+    );
     await spawn(distributor.name, "distributor");
   } catch (err) {
     closing = true;
@@ -188,6 +195,27 @@ export async function startDev(opts: DevOptions, io: CliIo, log: Logger): Promis
       return closed;
     },
   };
+}
+
+/** How long `charon dev` waits for each mail node's /readyz (a worker's catch-up gate opens within ~3 s). */
+const READY_TIMEOUT_MS = 15_000;
+
+/** Polls the node's /readyz until it answers 200; resolves with the last reason when `timeoutMs` passes first. */
+async function untilReady(p: NodeProcess, timeoutMs: number): Promise<string | undefined> {
+  if (!p.ready.admin) return undefined;
+  const deadline = Date.now() + timeoutMs;
+  let reason = "no answer";
+  for (;;) {
+    try {
+      const res = await fetch(`http://${p.ready.admin}/readyz`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) return undefined;
+      reason = (await res.text()).trim();
+    } catch (err) {
+      reason = (err as Error).message;
+    }
+    if (Date.now() >= deadline) return reason;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function readyAddress(p: NodeProcess, key: string): HostPort {
