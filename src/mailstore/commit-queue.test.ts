@@ -17,9 +17,9 @@ it("combines writes submitted while a batch is in flight into one further batch"
   db = await openDb(dir);
   const q = new CommitQueue(db);
   const first = q.submit([{ type: "put", key: "k0", value: Buffer.from("0") }]);
-  // Same tick: joins the first batch.
+  // Same turn of the event loop: joins the first batch.
   const second = q.submit([{ type: "put", key: "k1", value: Buffer.from("1") }]);
-  await Promise.resolve();
+  await endOfTurn();
   // The first batch is now in flight; these wait and go out together.
   const later = Array.from({ length: 50 }, (_, i) =>
     q.submit([{ type: "put", key: `k${i + 2}`, value: Buffer.from(String(i + 2)) }]),
@@ -27,6 +27,20 @@ it("combines writes submitted while a batch is in flight into one further batch"
   await Promise.all([first, second, ...later]);
   expect(q.stats).toEqual({ batches: 2, writes: 52 });
   for (let i = 0; i < 52; i++) expect((await db.get(`k${i}`))?.toString()).toBe(String(i));
+});
+
+it("puts writes from later ticks of the same event-loop turn in the first batch", async () => {
+  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
+  db = await openDb(dir);
+  const q = new CommitQueue(db);
+  // A pipelined STORE, STORE, EXPUNGE: each handler submits after the previous one's awaits.
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < 3; i++) {
+    writes.push(q.submit([{ type: "put", key: `p${i}`, value: Buffer.from(String(i)) }]));
+    for (let t = 0; t < 5; t++) await Promise.resolve();
+  }
+  await Promise.all(writes);
+  expect(q.stats).toEqual({ batches: 1, writes: 3 });
 });
 
 it("rejects every waiter of a failed batch", async () => {
@@ -40,6 +54,11 @@ it("rejects every waiter of a failed batch", async () => {
   await expect(b).rejects.toThrow();
   db = await openDb(dir);
 });
+
+/** Lets the queue's scheduled batch go out: it waits for the end of the event-loop turn. */
+function endOfTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Opens a fresh database whose writes are counted, with whether each asked for an fsync. */
 async function openCountedDb(): Promise<{ sync: boolean }[]> {
@@ -87,7 +106,7 @@ it("carries ops that arrive during a batch into a later write", async () => {
   const writes = await openCountedDb();
   const q = new CommitQueue(db, 10);
   const first = q.submit([{ type: "put", key: "op", value: Buffer.from("x") }]);
-  await Promise.resolve();
+  await endOfTurn();
   // The batch is in flight and nothing else is submitted: the mark goes out on its own, unsynced.
   const carried = q.carry([{ type: "put", key: "mark", value: Buffer.from("9") }]);
   await Promise.all([first, carried]);

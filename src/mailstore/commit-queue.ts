@@ -85,11 +85,16 @@ export class CommitQueue {
   private schedule(): void {
     if (this.flushing || this.scheduled) return;
     this.scheduled = true;
-    // A microtask lets writes issued in the same tick share the first batch.
-    queueMicrotask(() => {
-      this.scheduled = false;
-      this.flush();
-    });
+    // The first batch waits for the end of this event-loop turn, not just of
+    // this tick: commands pipelined behind the first write (STORE, STORE,
+    // EXPUNGE in one packet) and other sessions' commands read in the same
+    // turn then share its fsync instead of each waiting for the next one.
+    setImmediate(CommitQueue.flushScheduled, this);
+  }
+
+  private static flushScheduled(queue: CommitQueue): void {
+    queue.scheduled = false;
+    queue.flush();
   }
 
   /** Synchronous when anything submitted is pending; carried ops alone go out without an fsync. */
