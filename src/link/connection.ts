@@ -60,6 +60,8 @@ export class MuxConnection extends EventEmitter<MuxConnectionEvents> {
   private readonly peerParity: number;
   private queue: Buffer[] = [];
   private isBlocked = false;
+  /** Corked until the end of this event-loop turn. */
+  private corked = false;
   private readonly drainWaiters = new Set<MuxStream>();
   private closeError: Error | undefined;
   private isClosed = false;
@@ -193,7 +195,20 @@ export class MuxConnection extends EventEmitter<MuxConnectionEvents> {
       this.queue.push(buf);
       return;
     }
+    // The frames of one event-loop turn (many sessions' commands or replies,
+    // stream opens and resets, acks) leave in one TLS write: one syscall
+    // into the peer's loopback instead of one per frame.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(MuxConnection.uncork, this);
+    }
     if (!this.socket.write(buf)) this.isBlocked = true;
+  }
+
+  private static uncork(link: MuxConnection): void {
+    link.corked = false;
+    link.socket.uncork();
   }
 
   private onDrain(): void {

@@ -57,6 +57,34 @@ describe("MuxConnection over mTLS", () => {
     await until(() => client.streamCount === 0 && server.streamCount === 0);
   });
 
+  it("sends the frames of one event-loop turn in one socket write", async () => {
+    const { client, server } = await pair();
+    const got = new Map<unknown, Promise<Buffer>>();
+    server.on("stream", (stream, header, accept) => {
+      accept();
+      got.set(header.n, collect(stream));
+      stream.end();
+    });
+    const streams = await Promise.all([0, 1, 2, 3, 4].map((n) => client.openStream({ n })));
+    await new Promise((r) => setImmediate(r));
+    const socket = client.socket as tls.TLSSocket & { _write: unknown; _writev: unknown };
+    let writes = 0;
+    for (const m of ["_write", "_writev"] as const) {
+      const original = socket[m] as (...a: unknown[]) => unknown;
+      socket[m] = function (this: unknown, ...a: unknown[]) {
+        writes++;
+        return original.apply(this, a);
+      };
+    }
+    streams.forEach((s, n) => s.end(`payload ${n}`));
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toBe(1);
+    await until(() => got.size === 5);
+    for (let n = 0; n < 5; n++) expect((await got.get(n))!.toString()).toBe(`payload ${n}`);
+    for (const s of streams) s.resume();
+    await until(() => client.streamCount === 0 && server.streamCount === 0);
+  });
+
   it("lets the accepting end open streams too (even ids)", async () => {
     const { client, server } = await pair();
     echo(client);

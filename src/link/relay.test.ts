@@ -164,6 +164,8 @@ describe("MuxConnection and socket back-pressure", () => {
     const s = await opened;
     const payload = randomBytes(200_000);
     expect(s.write(payload)).toBe(false);
+    // The link uncorks at the end of the turn: only the OPEN reaches the socket.
+    await new Promise((r) => setImmediate(r));
     // Nothing of it went to the socket or into the connection's queue.
     expect(conn.queuedBytes).toBe(0);
     expect(sock.written.length).toBe(1);
@@ -173,6 +175,8 @@ describe("MuxConnection and socket back-pressure", () => {
     const drained = new Promise<void>((r) => s.once("drain", () => r()));
     sock.releaseAll();
     await drained;
+    // The last frames written after the drain leave when the link uncorks.
+    await new Promise((r) => setImmediate(r));
     const dec = new FrameDecoder();
     const frames: Frame[] = sock.written.flatMap((b) => dec.push(b));
     expect(frames[0]).toMatchObject({ type: FrameType.Open, id: 1, header: { user: "a" } });
