@@ -317,6 +317,26 @@ describe("FETCH", () => {
     expect(r).toContain("BODY[TEXT]<0> {5}\r\nHello)\r\nb OK FETCH completed\r\n");
   });
 
+  it("answers ENVELOPE, BODY and BODYSTRUCTURE of each message alike on every FETCH", async () => {
+    await seed(2);
+    const c = await h.login();
+    await c.cmd("a EXAMINE INBOX");
+    const fetched = async (cmd: string) => lines(await c.cmd(cmd)).filter((l) => l.startsWith("* "));
+    const body = /[ (]BODY (\("text" "plain" \("charset" "us-ascii"\) NIL NIL "7bit" \d+ \d+\))/i;
+    const structure = /[ (]BODYSTRUCTURE (\("text" "plain" \("charset" "us-ascii"\) NIL NIL "7bit" \d+ \d+ NIL NIL NIL NIL\))/i;
+    const first = await fetched("b FETCH 1:2 (BODY)");
+    const second = await fetched("c FETCH 1:2 (BODYSTRUCTURE ENVELOPE)");
+    const third = await fetched("d FETCH 1:2 (ENVELOPE BODY BODYSTRUCTURE)");
+    for (const i of [0, 1]) {
+      const envelope = `ENVELOPE ("Mon, 3 Feb 2025 23:30:00 -0800" "message ${i + 1}" `;
+      expect(second[i]).toContain(envelope);
+      expect(third[i]).toContain(envelope);
+      expect(third[i]!.match(body)?.[1]).toBe(first[i]!.match(body)?.[1]);
+      expect(third[i]!.match(structure)?.[1]).toBe(second[i]!.match(structure)?.[1]);
+      expect(third[i]).toMatch(structure);
+    }
+  });
+
   it("RFC822 forms, and BODY[] without PEEK sets \\Seen and reports FLAGS", async () => {
     await seed(2);
     const c = await h.login();
