@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createLogger, sessionLogger } from "./logger";
 
 function capture() {
@@ -20,6 +20,26 @@ describe("createLogger", () => {
     sessionLogger(log, "s1").child({ user: "alice" }).info("logged in");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ node: "n1", role: "worker", session: "s1", user: "alice", msg: "logged in", level: 30 });
+  });
+
+  it("builds a session's pino children only when a line is written at an enabled level", () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ level: "info", destination });
+    const made = vi.spyOn(log, "child");
+    const session = sessionLogger(log, "s1", { remote: "127.0.0.1:1" });
+    const user = session.child({ user: "alice" });
+    user.debug("not at info");
+    expect(user.isLevelEnabled("debug")).toBe(false);
+    expect(made).not.toHaveBeenCalled();
+    user.warn({ args: { password: "hunter2" } }, "odd");
+    session.info("plain");
+    // The session's child and the user's (pino children inherit the spied method).
+    expect(made).toHaveBeenCalledTimes(2);
+    expect(lines).toMatchObject([
+      { session: "s1", remote: "127.0.0.1:1", user: "alice", msg: "odd", level: 40, args: { password: "[redacted]" } },
+      { session: "s1", remote: "127.0.0.1:1", msg: "plain", level: 30 },
+    ]);
+    expect(lines[1]).not.toHaveProperty("user");
   });
 
   it("redacts password fields at any of the first three levels", () => {
