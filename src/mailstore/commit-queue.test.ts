@@ -65,10 +65,16 @@ async function openCountedDb(): Promise<{ sync: boolean }[]> {
   dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
   db = await openDb(dir);
   const writes: { sync: boolean }[] = [];
-  const batch = db.batch.bind(db) as (ops: BatchOp[], options?: { sync?: boolean }) => Promise<void>;
-  db.batch = ((ops: BatchOp[], options?: { sync?: boolean }) => {
-    writes.push({ sync: options?.sync === true });
-    return batch(ops, options);
+  type Write = (options?: { sync?: boolean }) => Promise<void>;
+  const batch = db.batch.bind(db) as () => { write: Write };
+  db.batch = (() => {
+    const chained = batch();
+    const write = chained.write.bind(chained);
+    chained.write = (options) => {
+      writes.push({ sync: options?.sync === true });
+      return write(options);
+    };
+    return chained;
   }) as unknown as Db["batch"];
   return writes;
 }

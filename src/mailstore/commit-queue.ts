@@ -110,8 +110,7 @@ export class CommitQueue {
     this.carried = [];
     clearTimeout(this.carryTimer);
     this.carryTimer = undefined;
-    this.flushing = this.db
-      .batch(ops, { sync })
+    this.flushing = writeBatch(this.db, ops, sync)
       .then(
         () => {
           for (const w of waiters) w.resolve();
@@ -126,5 +125,25 @@ export class CommitQueue {
         if (this.waiters.length > 0) this.schedule();
         else this.armCarry();
       });
+  }
+}
+
+/**
+ * One LevelDB write of `ops`. The chained form costs the main thread about a
+ * third of the array form (`db.batch(ops)`): 42-45 against 140-190 us for
+ * 26 puts, measured on this VM, because the array form copies each op
+ * object and the binding reads every op's fields back through N-API.
+ */
+function writeBatch(db: Db, ops: BatchOp[], sync: boolean): Promise<void> {
+  try {
+    const batch = db.batch();
+    for (const op of ops) {
+      if (op.type === "put") batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+    return batch.write({ sync });
+  } catch (err) {
+    // A closed database throws at once; its waiters are rejected like those of a failed write.
+    return Promise.reject(err);
   }
 }
