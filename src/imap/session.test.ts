@@ -1,5 +1,6 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { interceptWrites } from "../mailstore/test-support";
 import { appendLine, harness, sampleMessage, type Client, type Harness } from "./session-test-support";
 
 let h: Harness;
@@ -643,12 +644,10 @@ describe("pipelining and bad input", () => {
     const c = await h.login("alice", { observer });
     await c.cmd("s SELECT INBOX");
     await c.cmd("d STORE 2 +FLAGS (\\Deleted)");
-    const db = h.store.store.db;
-    const batch = db.batch.bind(db);
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
     // The disk holds the EXPUNGE's batch until the NOOP behind it has run.
-    db.batch = ((ops: never, opts: never) => gate.then(() => batch(ops, opts))) as typeof db.batch;
+    interceptWrites(h.store.store.db, (real) => gate.then(real));
     c.send("x1 EXPUNGE\r\nx2 NOOP\r\n");
     try {
       await vi.waitFor(() => expect(done).toContain("NOOP OK"));
@@ -666,11 +665,9 @@ describe("pipelining and bad input", () => {
     const { done, observer } = recordingObserver();
     const c = await h.login("alice", { observer });
     await c.cmd("s SELECT INBOX");
-    const db = h.store.store.db;
-    const batch = db.batch.bind(db);
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
-    db.batch = ((ops: never, opts: never) => gate.then(() => batch(ops, opts))) as typeof db.batch;
+    interceptWrites(h.store.store.db, (real) => gate.then(real));
     c.send("f1 FETCH 1 (FLAGS BODY[HEADER.FIELDS (SUBJECT)])\r\nf2 NOOP\r\n");
     try {
       await vi.waitFor(() => expect(done).toContain("NOOP OK"));
@@ -690,11 +687,9 @@ describe("pipelining and bad input", () => {
     const { done, observer } = recordingObserver();
     const c = await h.login("alice", { log, observer });
     await c.cmd("s SELECT INBOX");
-    const db = h.store.store.db;
-    const batch = db.batch.bind(db);
     let calls = 0;
     // The second write fails, as a full disk would.
-    db.batch = ((ops: never, opts: never) => (++calls === 2 ? Promise.reject(new Error("disk full")) : batch(ops, opts))) as typeof db.batch;
+    interceptWrites(h.store.store.db, (real) => (++calls === 2 ? Promise.reject(new Error("disk full")) : real()));
     c.send("f1 STORE 1 +FLAGS (\\Flagged)\r\nf2 NOOP\r\n");
     await c.waitTagged("f2");
     c.send("f3 STORE 2 +FLAGS (\\Flagged)\r\nf4 NOOP\r\n");

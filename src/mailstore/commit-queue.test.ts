@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { CommitQueue } from "./commit-queue";
-import { openDb, type BatchOp, type Db } from "./leveldb";
+import { openDb, type Db } from "./leveldb";
+import { interceptWrites } from "./test-support";
 
 let dir: string;
 let db: Db;
@@ -65,17 +66,10 @@ async function openCountedDb(): Promise<{ sync: boolean }[]> {
   dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
   db = await openDb(dir);
   const writes: { sync: boolean }[] = [];
-  type Write = (options?: { sync?: boolean }) => Promise<void>;
-  const batch = db.batch.bind(db) as () => { write: Write };
-  db.batch = (() => {
-    const chained = batch();
-    const write = chained.write.bind(chained);
-    chained.write = (options) => {
-      writes.push({ sync: options?.sync === true });
-      return write(options);
-    };
-    return chained;
-  }) as unknown as Db["batch"];
+  interceptWrites(db, (real, sync) => {
+    writes.push({ sync });
+    return real();
+  });
   return writes;
 }
 

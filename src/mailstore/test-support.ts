@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Db } from "./leveldb";
 import { createMailStore, type LevelMailStore, type MailStoreOptions } from "./mail-store";
 
 export interface TempStore {
@@ -65,4 +66,20 @@ export async function countKeys(store: LevelMailStore, prefix: string): Promise<
   let n = 0;
   for await (const _ of store.db.keys({ gt: prefix, lt: prefix + "~" })) n++;
   return n;
+}
+
+/**
+ * Routes every batch write of `db` through `write`, which gets the real write
+ * and whether it asks for an fsync: to count writes, hold them back as a slow
+ * disk would, or fail them as a full one would.
+ */
+export function interceptWrites(db: Db, write: (real: () => Promise<void>, sync: boolean) => Promise<void>): void {
+  type Chained = { write(options?: { sync?: boolean }): Promise<void> };
+  const batch = db.batch.bind(db) as () => Chained;
+  db.batch = (() => {
+    const chained = batch();
+    const real = chained.write.bind(chained);
+    chained.write = (options) => write(() => real(options), options?.sync === true);
+    return chained;
+  }) as unknown as Db["batch"];
 }
