@@ -324,7 +324,7 @@ export class MuxConnection extends EventEmitter<MuxConnectionEvents> {
         }
         if (s) {
           this.streams.delete(f.id);
-          s._silentDestroy(new StreamResetError(f.reason));
+          s._silentDestroy(StreamResetError.fromPeer(f.reason));
         }
         return undefined;
       }

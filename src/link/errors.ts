@@ -56,4 +56,20 @@ export class StreamResetError extends Error {
     super(`stream reset by peer: ${reason}`);
     this.name = "StreamResetError";
   }
+
+  /**
+   * Without a stack: a reset says what the peer did, which our frames do not
+   * explain, and a distributor resets every relayed session's stream when its
+   * client goes. Node formats the stack of every error a stream is destroyed
+   * with, which was ~3% of a worker's CPU in the mixed workload.
+   */
+  static fromPeer(reason: string): StreamResetError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new StreamResetError(reason);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
 }
