@@ -44,6 +44,34 @@ it("puts writes from later ticks of the same event-loop turn in the first batch"
   expect(q.stats).toEqual({ batches: 1, writes: 3 });
 });
 
+it("lets lingering writes from different turns share one batch", async () => {
+  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
+  db = await openDb(dir);
+  const q = new CommitQueue(db);
+  const first = q.submit([{ type: "put", key: "r1", value: Buffer.from("1") }], 200);
+  await endOfTurn();
+  await endOfTurn();
+  const second = q.submit([{ type: "put", key: "r2", value: Buffer.from("2") }], 200);
+  await Promise.all([first, second]);
+  expect(q.stats).toEqual({ batches: 1, writes: 2 });
+});
+
+it("writes lingering ops with the next plain write, at the end of its turn, and on drain", async () => {
+  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
+  db = await openDb(dir);
+  const q = new CommitQueue(db);
+  // A minute of linger: only the plain submit (or drain) can get these out within the test's time.
+  const lingering = q.submit([{ type: "put", key: "remote", value: Buffer.from("r") }], 60_000);
+  const plain = q.submit([{ type: "put", key: "local", value: Buffer.from("l") }]);
+  await Promise.all([lingering, plain]);
+  expect(q.stats).toEqual({ batches: 1, writes: 2 });
+  const alone = q.submit([{ type: "put", key: "alone", value: Buffer.from("a") }], 60_000);
+  await q.drain();
+  await alone;
+  expect((await db.get("alone"))?.toString()).toBe("a");
+  expect(q.stats).toEqual({ batches: 2, writes: 3 });
+});
+
 it("rejects every waiter of a failed batch", async () => {
   dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
   db = await openDb(dir);

@@ -9,6 +9,12 @@
 // mark) and should not cost a write of their own: `carry` adds them to the
 // next synchronous batch, or writes them without an fsync once `carryMs`
 // has passed without one.
+//
+// Ops that nobody waits for at once (another replica's, while clients are
+// answered after the local fsync) may `linger`: they wait a few ms for
+// company instead of costing a write of their own. A storage node applies
+// every worker's ops; an fsync each turn there competed for the disk with
+// the workers' fsyncs that clients wait for.
 
 import type { BatchOp, Db } from "./leveldb";
 
@@ -30,7 +36,9 @@ export class CommitQueue {
   private carried: Waiter[] = [];
   private carryTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | null = null;
-  private scheduled = false;
+  /** A flush is due at the end of this turn, or when the linger timer fires. */
+  private scheduled: "turn" | "linger" | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
   private closed = false;
   readonly stats: CommitStats = { batches: 0, writes: 0 };
 
@@ -39,9 +47,9 @@ export class CommitQueue {
     private readonly carryMs = 1000,
   ) {}
 
-  /** Resolves once `ops` are on disk (fsynced). */
-  submit(ops: BatchOp[]): Promise<void> {
-    return this.enqueue(ops, false);
+  /** Resolves once `ops` are on disk (fsynced); with `lingerMs`, they wait up to that long for a batch to share. */
+  submit(ops: BatchOp[], lingerMs = 0): Promise<void> {
+    return this.enqueue(ops, false, lingerMs);
   }
 
   /** Resolves once `ops` are written, with the next synchronous batch or at most `carryMs` later without an fsync. */
@@ -49,13 +57,13 @@ export class CommitQueue {
     return this.enqueue(ops, true);
   }
 
-  private enqueue(ops: BatchOp[], carried: boolean): Promise<void> {
+  private enqueue(ops: BatchOp[], carried: boolean, lingerMs = 0): Promise<void> {
     if (this.closed) return Promise.reject(new Error("commit queue is closed"));
     return new Promise<void>((resolve, reject) => {
       for (const op of ops) this.pending.push(op);
       (carried ? this.carried : this.waiters).push({ resolve, reject });
       if (carried) this.armCarry();
-      else this.schedule();
+      else this.schedule(lingerMs);
     });
   }
 
@@ -63,8 +71,8 @@ export class CommitQueue {
   async drain(): Promise<void> {
     while (this.flushing || this.scheduled || this.waiters.length > 0 || this.carried.length > 0) {
       if (this.flushing) await this.flushing;
-      else if (this.scheduled) await new Promise<void>((r) => setImmediate(r));
-      else this.flush();
+      else if (this.scheduled === "turn") await new Promise<void>((r) => setImmediate(r));
+      else CommitQueue.flushScheduled(this);
     }
   }
 
@@ -82,9 +90,16 @@ export class CommitQueue {
     this.carryTimer.unref();
   }
 
-  private schedule(): void {
-    if (this.flushing || this.scheduled) return;
-    this.scheduled = true;
+  private schedule(lingerMs = 0): void {
+    if (this.flushing || this.scheduled === "turn") return;
+    if (lingerMs > 0) {
+      if (this.scheduled === "linger") return;
+      this.scheduled = "linger";
+      this.lingerTimer = setTimeout(CommitQueue.flushScheduled, lingerMs, this);
+      return;
+    }
+    clearTimeout(this.lingerTimer);
+    this.scheduled = "turn";
     // The first batch waits for the end of this event-loop turn, not just of
     // this tick: commands pipelined behind the first write (STORE, STORE,
     // EXPUNGE in one packet) and other sessions' commands read in the same
@@ -93,7 +108,8 @@ export class CommitQueue {
   }
 
   private static flushScheduled(queue: CommitQueue): void {
-    queue.scheduled = false;
+    queue.scheduled = undefined;
+    clearTimeout(queue.lingerTimer);
     queue.flush();
   }
 

@@ -25,6 +25,12 @@ export interface MailStoreOptions {
   log?: Logger;
   /** Write a state snapshot every this many ops per user (default 500). */
   snapshotEvery?: number;
+  /**
+   * How long an op from another replica may wait in the commit queue for a
+   * batch to share (default 0). Only when no client waits for this node's
+   * fsync of it, that is under `local` durability.
+   */
+  remoteLingerMs?: number;
 }
 
 export type DurableOpListener = (user: string, op: Op, local: boolean) => void;
@@ -174,6 +180,7 @@ export class LevelMailStore implements MailStore {
       blobs: this.blobs,
       replicaId: this.opts.replicaId,
       snapshotEvery: this.opts.snapshotEvery ?? 500,
+      remoteLingerMs: this.opts.remoteLingerMs ?? 0,
       log: this.opts.log,
       afterLocalDurable: (user, op) => this.barrier?.(user, op),
       onDurable: (user, op, local) => {

@@ -44,6 +44,8 @@ export interface ReplicaContext {
   blobs: BlobStore;
   replicaId: string;
   snapshotEvery: number;
+  /** How long another replica's op may wait in the commit queue for a batch to share (0: none). */
+  remoteLingerMs: number;
   log?: Logger;
   /** Called once an op (local or remote) is on disk; replication ships local ones from here. */
   onDurable(user: string, op: Op, local: boolean): void;
@@ -305,7 +307,7 @@ export class UserReplica {
       this.opsSinceSnapshot = 0;
       batch.push({ type: "put", key: keys.snapshot(this.user), value: serializeState(this.state) });
     }
-    const durable = this.ctx.queue.submit(batch).then(
+    const durable = this.ctx.queue.submit(batch, local ? 0 : this.ctx.remoteLingerMs).then(
       () => {
         attachments?.settle?.();
         // Batches are written in order, so this only ever moves forward.

@@ -50,6 +50,13 @@ export interface RunningMailNode {
   close(): Promise<void>;
 }
 
+/**
+ * How long another replica's op may wait for a commit batch to share. A
+ * storage node applies every worker's ops; writing them each turn cost an
+ * fsync that competed for the disk with the workers' fsyncs clients wait for.
+ */
+const REMOTE_LINGER_MS = 3;
+
 export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailNode> {
   const { config, name, role, log } = opts;
   const node = nodeByName(config, name);
@@ -64,6 +71,8 @@ export async function startMailNode(opts: MailNodeOptions): Promise<RunningMailN
     dir: paths.storeDir,
     replicaId,
     maxMessageSize: limits.maxAppendSize,
+    // Under `replicated` durability a worker's client waits for storage's fsync of its op.
+    remoteLingerMs: config.durability === "local" ? REMOTE_LINGER_MS : 0,
     log: log.child({ component: "mailstore" }),
   });
   metrics.watchDirectorySize(paths.storeDir);
