@@ -14,9 +14,7 @@ afterEach(async () => {
 });
 
 it("combines writes submitted while a batch is in flight into one further batch", async () => {
-  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
-  db = await openDb(dir);
-  const q = new CommitQueue(db);
+  const q = await freshQueue();
   const first = q.submit([{ type: "put", key: "k0", value: Buffer.from("0") }]);
   // Same turn of the event loop: joins the first batch.
   const second = q.submit([{ type: "put", key: "k1", value: Buffer.from("1") }]);
@@ -31,9 +29,7 @@ it("combines writes submitted while a batch is in flight into one further batch"
 });
 
 it("puts writes from later ticks of the same event-loop turn in the first batch", async () => {
-  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
-  db = await openDb(dir);
-  const q = new CommitQueue(db);
+  const q = await freshQueue();
   // A pipelined STORE, STORE, EXPUNGE: each handler submits after the previous one's awaits.
   const writes: Promise<void>[] = [];
   for (let i = 0; i < 3; i++) {
@@ -45,9 +41,7 @@ it("puts writes from later ticks of the same event-loop turn in the first batch"
 });
 
 it("lets lingering writes from different turns share one batch", async () => {
-  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
-  db = await openDb(dir);
-  const q = new CommitQueue(db);
+  const q = await freshQueue();
   const first = q.submit([{ type: "put", key: "r1", value: Buffer.from("1") }], 200);
   await endOfTurn();
   await endOfTurn();
@@ -57,9 +51,7 @@ it("lets lingering writes from different turns share one batch", async () => {
 });
 
 it("writes lingering ops with the next plain write, at the end of its turn, and on drain", async () => {
-  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
-  db = await openDb(dir);
-  const q = new CommitQueue(db);
+  const q = await freshQueue();
   // A minute of linger: only the plain submit (or drain) can get these out within the test's time.
   const lingering = q.submit([{ type: "put", key: "remote", value: Buffer.from("r") }], 60_000);
   const plain = q.submit([{ type: "put", key: "local", value: Buffer.from("l") }]);
@@ -73,9 +65,7 @@ it("writes lingering ops with the next plain write, at the end of its turn, and 
 });
 
 it("rejects every waiter of a failed batch", async () => {
-  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
-  db = await openDb(dir);
-  const q = new CommitQueue(db);
+  const q = await freshQueue();
   await db.close();
   const a = q.submit([{ type: "put", key: "a", value: Buffer.from("a") }]);
   const b = q.submit([{ type: "put", key: "b", value: Buffer.from("b") }]);
@@ -84,6 +74,17 @@ it("rejects every waiter of a failed batch", async () => {
   db = await openDb(dir);
 });
 
+/** A database in a new temporary directory, in `db` for the test and afterEach. */
+async function freshDb(): Promise<void> {
+  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
+  db = await openDb(dir);
+}
+
+async function freshQueue(): Promise<CommitQueue> {
+  await freshDb();
+  return new CommitQueue(db);
+}
+
 /** Lets the queue's scheduled batch go out: it waits for the end of the event-loop turn. */
 function endOfTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -91,8 +92,7 @@ function endOfTurn(): Promise<void> {
 
 /** Opens a fresh database whose writes are counted, with whether each asked for an fsync. */
 async function openCountedDb(): Promise<{ sync: boolean }[]> {
-  dir = await mkdtemp(join(tmpdir(), "charon-cq-"));
-  db = await openDb(dir);
+  await freshDb();
   const writes: { sync: boolean }[] = [];
   interceptWrites(db, (real, sync) => {
     writes.push({ sync });
