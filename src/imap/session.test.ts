@@ -638,23 +638,32 @@ describe("pipelining and bad input", () => {
     expect(stats.writes).toBeGreaterThanOrEqual(3);
   });
 
+  /**
+   * Holds the store's writes, as a slow disk would, while `send` pipelines a
+   * command and a NOOP: the NOOP must complete while `held` (the first
+   * command's completion) has not. Then lets the disk go.
+   */
+  async function whileCommitsHeld(send: () => void, done: string[], held: string): Promise<void> {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    interceptWrites(h.store.store.db, (real) => gate.then(real));
+    send();
+    try {
+      await vi.waitFor(() => expect(done).toContain("NOOP OK"));
+      expect(done).not.toContain(held);
+    } finally {
+      open();
+    }
+  }
+
   it("runs the command pipelined behind an EXPUNGE while the EXPUNGE commits", async () => {
     await seed(2);
     const { done, observer } = recordingObserver();
     const c = await h.login("alice", { observer });
     await c.cmd("s SELECT INBOX");
     await c.cmd("d STORE 2 +FLAGS (\\Deleted)");
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
     // The disk holds the EXPUNGE's batch until the NOOP behind it has run.
-    interceptWrites(h.store.store.db, (real) => gate.then(real));
-    c.send("x1 EXPUNGE\r\nx2 NOOP\r\n");
-    try {
-      await vi.waitFor(() => expect(done).toContain("NOOP OK"));
-      expect(done).not.toContain("EXPUNGE OK");
-    } finally {
-      open();
-    }
+    await whileCommitsHeld(() => c.send("x1 EXPUNGE\r\nx2 NOOP\r\n"), done, "EXPUNGE OK");
     const out = await c.waitTagged("x2");
     expect(lines(out)).toEqual(["* 2 EXPUNGE", "x1 OK EXPUNGE completed", "x2 OK NOOP completed"]);
     expect(done.slice(-2)).toEqual(["NOOP OK", "EXPUNGE OK"]);
@@ -665,16 +674,7 @@ describe("pipelining and bad input", () => {
     const { done, observer } = recordingObserver();
     const c = await h.login("alice", { observer });
     await c.cmd("s SELECT INBOX");
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    interceptWrites(h.store.store.db, (real) => gate.then(real));
-    c.send("f1 FETCH 1 (FLAGS BODY[HEADER.FIELDS (SUBJECT)])\r\nf2 NOOP\r\n");
-    try {
-      await vi.waitFor(() => expect(done).toContain("NOOP OK"));
-      expect(done).not.toContain("FETCH OK");
-    } finally {
-      open();
-    }
+    await whileCommitsHeld(() => c.send("f1 FETCH 1 (FLAGS BODY[HEADER.FIELDS (SUBJECT)])\r\nf2 NOOP\r\n"), done, "FETCH OK");
     const out = await c.waitTagged("f2");
     expect(lines(out)[0]).toMatch(/^\* 1 FETCH \(FLAGS \(\\Seen \\Recent\) BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}$/);
     expect(lines(out).filter((l) => /^f\d /.test(l))).toEqual(["f1 OK FETCH completed", "f2 OK NOOP completed"]);
