@@ -64,6 +64,14 @@ it("writes lingering ops with the next plain write, at the end of its turn, and 
   expect(q.stats).toEqual({ batches: 2, writes: 3 });
 });
 
+it("rejects a batch with a bad op and writes the next one", async () => {
+  const q = await freshQueue();
+  const bad = q.submit([{ type: "put", key: "bad", value: undefined as unknown as Buffer }]);
+  await expect(bad).rejects.toThrow();
+  await q.submit([{ type: "put", key: "good", value: Buffer.from("g") }]);
+  expect((await db.get("good"))?.toString()).toBe("g");
+});
+
 it("rejects every waiter of a failed batch", async () => {
   const q = await freshQueue();
   await db.close();

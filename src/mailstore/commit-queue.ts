@@ -151,15 +151,18 @@ export class CommitQueue {
  * object and the binding reads every op's fields back through N-API.
  */
 function writeBatch(db: Db, ops: BatchOp[], sync: boolean): Promise<void> {
+  let batch: ReturnType<Db["batch"]> | undefined;
   try {
-    const batch = db.batch();
+    batch = db.batch();
     for (const op of ops) {
       if (op.type === "put") batch.put(op.key, op.value);
       else batch.del(op.key);
     }
     return batch.write({ sync });
   } catch (err) {
-    // A closed database throws at once; its waiters are rejected like those of a failed write.
+    // A closed database throws at once, a bad op on put: the waiters are
+    // rejected like those of a failed write, and the native batch is freed.
+    batch?.close().catch(() => undefined);
     return Promise.reject(err);
   }
 }
