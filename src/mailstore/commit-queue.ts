@@ -34,11 +34,11 @@ export class CommitQueue {
   private waiters: Waiter[] = [];
   /** Waiting for whichever batch comes next. */
   private carried: Waiter[] = [];
-  private carryTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | null = null;
-  /** A flush is due at the end of this turn, or when the linger timer fires. */
-  private scheduled: "turn" | "linger" | undefined;
-  private lingerTimer: NodeJS.Timeout | undefined;
+  /** When the next batch goes out: at the end of this turn, or when `timer` fires at `dueAt`. */
+  private scheduled: "turn" | "timer" | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private dueAt = 0;
   private closed = false;
   readonly stats: CommitStats = { batches: 0, writes: 0 };
 
@@ -49,21 +49,20 @@ export class CommitQueue {
 
   /** Resolves once `ops` are on disk (fsynced); with `lingerMs`, they wait up to that long for a batch to share. */
   submit(ops: BatchOp[], lingerMs = 0): Promise<void> {
-    return this.enqueue(ops, false, lingerMs);
+    return this.enqueue(ops, this.waiters, lingerMs);
   }
 
   /** Resolves once `ops` are written, with the next synchronous batch or at most `carryMs` later without an fsync. */
   carry(ops: BatchOp[]): Promise<void> {
-    return this.enqueue(ops, true);
+    return this.enqueue(ops, this.carried, this.carryMs);
   }
 
-  private enqueue(ops: BatchOp[], carried: boolean, lingerMs = 0): Promise<void> {
+  private enqueue(ops: BatchOp[], into: Waiter[], withinMs: number): Promise<void> {
     if (this.closed) return Promise.reject(new Error("commit queue is closed"));
     return new Promise<void>((resolve, reject) => {
       for (const op of ops) this.pending.push(op);
-      (carried ? this.carried : this.waiters).push({ resolve, reject });
-      if (carried) this.armCarry();
-      else this.schedule(lingerMs);
+      into.push({ resolve, reject });
+      this.schedule(withinMs);
     });
   }
 
@@ -81,35 +80,35 @@ export class CommitQueue {
     this.closed = true;
   }
 
-  private armCarry(): void {
-    if (this.carryTimer || this.carried.length === 0) return;
-    this.carryTimer = setTimeout(() => {
-      this.carryTimer = undefined;
-      this.flush();
-    }, this.carryMs);
-    this.carryTimer.unref();
-  }
-
-  private schedule(lingerMs = 0): void {
+  /** Writes what is pending within `withinMs`, or at the end of this turn when 0; an earlier schedule stands. */
+  private schedule(withinMs: number): void {
+    // A batch in flight schedules what arrived meanwhile when it is done.
     if (this.flushing || this.scheduled === "turn") return;
-    if (lingerMs > 0) {
-      if (this.scheduled === "linger") return;
-      this.scheduled = "linger";
-      this.lingerTimer = setTimeout(CommitQueue.flushScheduled, lingerMs, this);
+    if (withinMs === 0) {
+      clearTimeout(this.timer);
+      this.scheduled = "turn";
+      // The first batch waits for the end of this event-loop turn, not just of
+      // this tick: commands pipelined behind the first write (STORE, STORE,
+      // EXPUNGE in one packet) and other sessions' commands read in the same
+      // turn then share its fsync instead of each waiting for the next one.
+      setImmediate(CommitQueue.flushScheduled, this);
       return;
     }
-    clearTimeout(this.lingerTimer);
-    this.scheduled = "turn";
-    // The first batch waits for the end of this event-loop turn, not just of
-    // this tick: commands pipelined behind the first write (STORE, STORE,
-    // EXPUNGE in one packet) and other sessions' commands read in the same
-    // turn then share its fsync instead of each waiting for the next one.
-    setImmediate(CommitQueue.flushScheduled, this);
+    const dueAt = Date.now() + withinMs;
+    if (this.scheduled !== "timer" || dueAt < this.dueAt) {
+      clearTimeout(this.timer);
+      this.scheduled = "timer";
+      this.dueAt = dueAt;
+      this.timer = setTimeout(CommitQueue.flushScheduled, withinMs, this);
+    }
+    // Carried writes alone must not keep a process alive; a waiter's must go out.
+    if (this.waiters.length > 0) this.timer!.ref();
+    else this.timer!.unref();
   }
 
   private static flushScheduled(queue: CommitQueue): void {
     queue.scheduled = undefined;
-    clearTimeout(queue.lingerTimer);
+    clearTimeout(queue.timer);
     queue.flush();
   }
 
@@ -124,8 +123,6 @@ export class CommitQueue {
     this.pending = [];
     this.waiters = [];
     this.carried = [];
-    clearTimeout(this.carryTimer);
-    this.carryTimer = undefined;
     this.flushing = writeBatch(this.db, ops, sync)
       .then(
         () => {
@@ -138,8 +135,8 @@ export class CommitQueue {
       )
       .finally(() => {
         this.flushing = null;
-        if (this.waiters.length > 0) this.schedule();
-        else this.armCarry();
+        if (this.waiters.length > 0) this.schedule(0);
+        else if (this.carried.length > 0) this.schedule(this.carryMs);
       });
   }
 }
