@@ -273,6 +273,26 @@ describe("Replicator", () => {
     expect((await (await c.t.store.forUser("u")).open("INBOX", true)).messages()).toHaveLength(31);
   });
 
+  it("spreads a round's compactions over the time it is given, and a close ends the round", async () => {
+    const [a] = await compactingPair();
+    for (const user of ["u1", "u2"]) {
+      const u = await a.t.store.forUser(user);
+      for (let i = 0; i < 15; i++) await u.append("INBOX", message(`${user}-${i}`, `body ${i}`), []);
+    }
+    for (let i = 0; i < 200 && a.r.peers()[0]?.outbox !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(a.r.peers()[0]?.outbox).toBe(0);
+    const logged = (user: string) => countKeys(a.t.store, keys.opPrefix(user));
+    // Two users over 10 minutes: the second waits 5 minutes, so it is still whole when the first is done.
+    const round = a.r.compactRound(600_000);
+    for (let i = 0; i < 200 && (await logged("u1")) > 0 && (await logged("u2")) > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const first = (await logged("u1")) === 0 ? "u1" : "u2";
+    const second = first === "u1" ? "u2" : "u1";
+    expect(await logged(first)).toBe(0);
+    a.r.close();
+    expect(await round).toBe(15);
+    expect(await logged(second)).toBe(15);
+  });
+
   it("compacts a large user only once a quarter of its message count is newly acknowledged", async () => {
     const [a] = await compactingPair();
     const ua = await a.t.store.forUser("u");

@@ -45,6 +45,9 @@ export class Replicator implements SessionHost {
   private readonly locks = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private compactTimer: NodeJS.Timeout | undefined;
+  private compacting = false;
+  private closed = false;
+  private wake: (() => void) | undefined;
   /** Users with new ops since the last compaction round, and the floor each was last compacted to. */
   private readonly touched = new Set<string>();
   private readonly floors = new Map<string, VersionVector>();
@@ -66,7 +69,14 @@ export class Replicator implements SessionHost {
     }, this.opts.flushMs ?? 100);
     this.timer.unref();
     if (this.opts.replicasOf) {
-      this.compactTimer = setInterval(() => void this.compactRound().catch((err: unknown) => this.opts.log.warn({ err }, "compaction failed")), this.opts.compactEveryMs ?? 10_000);
+      const every = this.opts.compactEveryMs ?? 10_000;
+      this.compactTimer = setInterval(() => {
+        if (this.compacting) return;
+        this.compacting = true;
+        this.compactRound(every / 2)
+          .catch((err: unknown) => this.opts.log.warn({ err }, "compaction failed"))
+          .finally(() => (this.compacting = false));
+      }, every);
       this.compactTimer.unref();
     }
   }
@@ -74,12 +84,20 @@ export class Replicator implements SessionHost {
   /**
    * Compacts each recently changed user whose every other replica has a live
    * stream and has acknowledged, up to what all of them (and we) have.
+   * Compactions are spread over `spreadMs`: done back to back, every user's
+   * at once on every node, they stalled the sessions for a quarter of a second
+   * every round.
    */
-  async compactRound(): Promise<number> {
+  async compactRound(spreadMs = 0): Promise<number> {
     let removed = 0;
     const users = [...this.touched];
     this.touched.clear();
+    const pauseMs = spreadMs / Math.max(1, users.length);
+    let compacted = false;
     for (const user of users) {
+      if (this.closed) break;
+      if (compacted && pauseMs >= 1) await this.pause(pauseMs);
+      compacted = false;
       const others = this.opts.replicasOf!(user).filter((n) => n !== this.self);
       const acks: VersionVector[] = [];
       for (const peer of others) {
@@ -104,8 +122,21 @@ export class Replicator implements SessionHost {
       this.metrics?.opsCompacted(n);
       removed += n;
       this.floors.set(user, floor);
+      compacted = true;
     }
     return removed;
+  }
+
+  /** Waits between compactions; close() ends the wait. */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
   }
 
   /** Runs the protocol on a replication stream to `peer` (dialled or accepted). */
@@ -277,6 +308,8 @@ export class Replicator implements SessionHost {
   }
 
   close(): void {
+    this.closed = true;
+    this.wake?.();
     clearInterval(this.timer);
     clearInterval(this.compactTimer);
     this.unsubscribe?.();
