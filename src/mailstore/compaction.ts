@@ -5,10 +5,9 @@
 // gone and a peer that needs them gets a snapshot instead.
 import { serializeState, versionVector } from "../crdt";
 import type { VersionVector } from "../crdt/types";
-import { keys, PREFIX_END } from "./keys";
+import { keys } from "./keys";
 import { jsonValue, parseJson, type BatchOp, type Db } from "./leveldb";
 import type { UserReplica } from "./user-replica";
-import { parseOpKey } from "./keys";
 
 export const floorKey = (user: string) => `${keys.snapshot(user).replace(/^snap!/, "floor!")}`;
 
@@ -40,20 +39,15 @@ export async function compactionBatch(db: Db, replica: UserReplica, floor: Versi
     { type: "put", key: floorKey(user), value: jsonValue(clamped) },
   ];
   let removed = 0;
-  const prefix = keys.opPrefix(user);
-  const it = db.iterator({ gt: prefix, lt: prefix + PREFIX_END, values: false });
-  try {
-    for (;;) {
-      const entry = await it.next();
-      if (!entry) break;
-      const { replica: origin, seq } = parseOpKey(entry[0]);
-      if (seq <= (clamped[origin] ?? 0)) {
-        batch.push({ type: "del", key: entry[0] });
-        removed++;
-      }
+  // Only the ops between the two floors can be there to delete: one range read
+  // per origin, not a walk over the whole log (its unacknowledged tail too).
+  for (const [origin, seq] of Object.entries(clamped)) {
+    const from = previous[origin] ?? 0;
+    if (seq <= from) continue;
+    for (const key of await db.keys({ gt: keys.op(user, origin, from), lte: keys.op(user, origin, seq) }).all()) {
+      batch.push({ type: "del", key });
+      removed++;
     }
-  } finally {
-    await it.close();
   }
   return { batch, removed, floor: clamped };
 }
