@@ -80,6 +80,7 @@ export class Connection implements SessionTransport {
   private flushScheduled = false;
   private flushWaiters: Array<() => void> = [];
   private idleTimer: NodeJS.Timeout | undefined;
+  private endTimer: NodeJS.Timeout | undefined;
   private readonly closeWaiters: Array<() => void> = [];
   /** Distributor: the mail node's session this connection is relayed to. */
   private relay: (Duplex & Owned) | undefined;
@@ -283,7 +284,8 @@ export class Connection implements SessionTransport {
     this.flushBatch();
     this.socket.end();
     // A client that never closes its side must not hold the connection open forever.
-    setTimeout(() => this.destroy(), 10_000).unref();
+    // Cleared on close: it would keep the whole session reachable for 10 s.
+    this.endTimer ??= setTimeout(() => this.destroy(), 10_000).unref();
   }
 
   /** The session stops reading while it works through a backlog. */
@@ -419,6 +421,7 @@ export class Connection implements SessionTransport {
     this.closed = true;
     this.relay?.destroy();
     clearTimeout(this.idleTimer);
+    clearTimeout(this.endTimer);
     for (const w of this.flushWaiters.splice(0)) w();
     try {
       this.session?.onClose();

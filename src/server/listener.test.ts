@@ -421,6 +421,39 @@ describe("Connection relay", () => {
     }
   });
 
+  it("lets go of a connection once it closes: the timer that ends a half-closed one is cleared", async () => {
+    // Left running, that 10 s timer kept every ended session reachable: a worker held 2,700 of them.
+    const setSpy = vi.spyOn(globalThis, "setTimeout");
+    const clearSpy = vi.spyOn(globalThis, "clearTimeout");
+    let connClosed = false;
+    const server = net.createServer((socket) => {
+      const conn = new Connection(socket, silentLogger(), {
+        idleTimeoutMs: 60_000,
+        tlsHandshakeTimeoutMs: 9_000,
+        onClosed: () => (connClosed = true),
+        logsDebug: () => false,
+      });
+      conn.start(new LineSession(conn.transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const client = await connectPlain((server.address() as net.AddressInfo).port);
+      const r = new LineReader(client);
+      expect(await r.line()).toBe("* OK plain ready");
+      client.write("a LOGOUT\r\n");
+      expect(await r.rest()).toEqual(["* BYE", "a OK"]);
+      client.end();
+      await vi.waitFor(() => expect(connClosed).toBe(true));
+      const endTimers = setSpy.mock.calls.flatMap((call, i) => (call[1] === 10_000 ? [setSpy.mock.results[i]!.value as unknown] : []));
+      expect(endTimers).toHaveLength(1);
+      expect(clearSpy.mock.calls.map((call) => call[0] as unknown)).toContain(endTimers[0]);
+    } finally {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+      server.close();
+    }
+  });
+
   it("builds no logger for a relayed session that ends quietly when debug lines are off", async () => {
     let logsBuilt = 0;
     let connClosed = false;
