@@ -56,6 +56,13 @@ describe("ResponseParser", () => {
     expect(rs.map((r) => r.text)).toEqual(["* 3 FETCH (BODY[] {2})", "a4 OK x"]);
   });
 
+  it("ends a line only at CRLF: a bare LF, even first in a chunk, stays in the line", () => {
+    const wire = "* OK a\nb\r\n\na5 OK c\r\n";
+    for (const chunks of [[wire], wire.split(""), ["* OK a", "\nb\r", "\n\na5 OK c\r\n"]]) {
+      expect(parseAll(chunks).map((r) => r.text)).toEqual(["* OK a\nb", "\na5 OK c"]);
+    }
+  });
+
   it("finds EXISTS counts and SEARCH results", () => {
     const rs = parseAll(["* 42 EXISTS\r\n* SEARCH 1 5 9\r\n* SEARCH\r\n"]);
     expect(existsCount(rs[0])).toBe(42);

@@ -91,6 +91,15 @@ describe("ImapConnection", () => {
     c.close();
   });
 
+  it("counts a countOnly command's untagged responses without keeping them; the next command keeps its own", async () => {
+    fake = await fakeServer("LITERAL+");
+    const c = await openSession({ host: "127.0.0.1", port: fake.port, tls: false, user: "u", password: "p" });
+    const [counted, kept] = await Promise.all([c.command("FETCH 1 BODY[]", { countOnly: true }), c.command("FETCH 1 BODY[]")]);
+    expect([counted.untaggedCount, counted.untagged]).toEqual([1, []]);
+    expect(kept.untagged.map((u) => u.text)).toEqual(["* 1 FETCH (BODY[] {3})"]);
+    c.close();
+  });
+
   it("sends LITERAL+ literals without waiting, synchronising ones after '+'", async () => {
     fake = await fakeServer("LITERAL+");
     const plus = await ImapConnection.connect({ host: "127.0.0.1", port: fake.port, tls: false });

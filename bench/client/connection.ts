@@ -38,6 +38,7 @@ interface Pending {
   start: number;
   untagged: ImapResponse[];
   untaggedCount: number;
+  countOnly: boolean;
   resolve: (r: CommandResult) => void;
   reject: (e: Error) => void;
   /** Set while the writer waits for a "+" before sending this command's literal. */
@@ -72,7 +73,8 @@ export class ImapConnection {
     this.parser = new ResponseParser((r) => this.onResponse(r), opts.keepLiterals ?? false);
     socket.on("data", (chunk: Buffer) => this.parser.push(chunk));
     socket.on("error", (e) => this.fail(e));
-    socket.on("close", () => this.fail(new ImapError(this.bye ? `connection closed after ${this.bye}` : "connection closed")));
+    // After close() there is nothing left to fail, and an Error's stack costs the generator CPU per session.
+    socket.on("close", () => this.closed || this.fail(new ImapError(this.bye ? `connection closed after ${this.bye}` : "connection closed")));
   }
 
   static connect(opts: ConnectOptions): Promise<ImapConnection> {
@@ -117,13 +119,16 @@ export class ImapConnection {
     return this.closed;
   }
 
-  /** Sends a command (pipelined behind any in flight) and resolves with its tagged response. */
-  command(parts: CommandPart | CommandPart[]): Promise<CommandResult> {
+  /**
+   * Sends a command (pipelined behind any in flight) and resolves with its
+   * tagged response; with `countOnly` its untagged responses are counted, not kept.
+   */
+  command(parts: CommandPart | CommandPart[], o: { countOnly?: boolean } = {}): Promise<CommandResult> {
     if (this.closed) return Promise.reject(this.closeError ?? new ImapError("connection closed"));
     const list = Array.isArray(parts) ? parts : [parts];
     const tag = `a${this.nextTag++}`;
     return new Promise<CommandResult>((resolve, reject) => {
-      const p: Pending = { tag, start: 0, untagged: [], untaggedCount: 0, resolve, reject };
+      const p: Pending = { tag, start: 0, untagged: [], untaggedCount: 0, countOnly: o.countOnly ?? this.opts.countOnly ?? false, resolve, reject };
       this.pending.push(p);
       this.writeChain = this.writeChain.then(() => this.writeCommand(p, list)).catch((e: Error) => this.fail(e));
       this.armStallTimer();
@@ -229,7 +234,7 @@ export class ImapConnection {
       const head = this.pending[0];
       if (head) {
         head.untaggedCount++;
-        if (!this.opts.countOnly) head.untagged.push(r);
+        if (!head.countOnly) head.untagged.push(r);
       }
       return;
     }

@@ -8,12 +8,13 @@ export interface ImapResponse {
   /** The response text with literal bodies left out (each `{n}` stays in place). */
   text: string;
   /** Sizes of the literals in order. */
-  literalSizes: number[];
+  literalSizes: readonly number[];
   /** Literal bodies, only when the parser keeps them. */
   literals?: Buffer[];
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_LITERALS: readonly number[] = Object.freeze([]);
 const LITERAL_AT_END = /\{(\d+)\+?\}$/;
 
 export class ResponseParser {
@@ -45,31 +46,51 @@ export class ResponseParser {
         this.literalLeft = -1;
         continue;
       }
-      const eol = data.indexOf("\r\n", pos, "latin1");
+      // The CR of the first CRLF at or after pos; a byte search (memchr) for LF
+      // costs less than a string search for "\r\n".
+      let eol = -1;
+      for (let lf = data.indexOf(0x0a, pos); lf >= 0; lf = data.indexOf(0x0a, lf + 1)) {
+        if (lf > pos && data[lf - 1] === 0x0d) {
+          eol = lf - 1;
+          break;
+        }
+      }
       if (eol < 0) {
         this.pending = Buffer.from(data.subarray(pos));
         break;
       }
       const line = data.toString("latin1", pos, eol);
       pos = eol + 2;
-      this.lineParts.push(line);
-      const m = LITERAL_AT_END.exec(line);
+      // "}" last: only then can the line announce a literal.
+      const m = line.charCodeAt(line.length - 1) === 0x7d ? LITERAL_AT_END.exec(line) : null;
       if (m) {
         const size = Number(m[1]);
+        this.lineParts.push(line);
         this.sizes.push(size);
         this.literalLeft = size;
         continue;
       }
-      this.emit();
+      if (this.lineParts.length === 0) this.emitLine(line);
+      else {
+        this.lineParts.push(line);
+        this.emit();
+      }
     }
     data = EMPTY;
   }
 
-  private emit(): void {
-    const text = this.lineParts.length === 1 ? this.lineParts[0] : this.lineParts.join("");
+  /** The common case, a response without literals: no arrays of its own (FETCH FLAGS sends a hundred a session). */
+  private emitLine(text: string): void {
     const sp = text.indexOf(" ");
-    const tag = sp < 0 ? text : text.slice(0, sp);
-    const r: ImapResponse = { tag, text, literalSizes: this.sizes };
+    const r: ImapResponse = { tag: sp < 0 ? text : text.slice(0, sp), text, literalSizes: NO_LITERALS };
+    if (this.keepLiterals) r.literals = [];
+    this.onResponse(r);
+  }
+
+  private emit(): void {
+    const text = this.lineParts.join("");
+    const sp = text.indexOf(" ");
+    const r: ImapResponse = { tag: sp < 0 ? text : text.slice(0, sp), text, literalSizes: this.sizes };
     if (this.keepLiterals) r.literals = this.bodies;
     this.lineParts = [];
     this.sizes = [];
