@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../log/logger";
 import { createSelfSigned, type PemKeyPair } from "../tls/certs";
 import { createServerContext } from "../tls/context";
-import { Connection, type SessionLike, type SessionTransport } from "./connection";
+import { Connection, type ConnectionLog, type SessionLike, type SessionTransport } from "./connection";
 import { SessionListener, type BoundEndpoints, type SessionFactoryOptions } from "./listener";
 
 let pair: PemKeyPair;
@@ -270,6 +270,26 @@ describe("SessionListener", () => {
   });
 });
 
+/** Listens on a free loopback port and connects a plain client to it. */
+async function listenAndConnect(server: net.Server): Promise<net.Socket> {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return connectPlain((server.address() as net.AddressInfo).port);
+}
+
+/** A Connection on a plain socket running a LineSession. */
+function lineConnection(socket: net.Socket, o: { log?: ConnectionLog; onClosed?: () => void; logsDebug?: boolean } = {}) {
+  const conn = new Connection(socket, o.log ?? silentLogger(), {
+    idleTimeoutMs: 60_000,
+    // Not 10 s, the delay of the end timer that a test looks for.
+    tlsHandshakeTimeoutMs: 9_000,
+    onClosed: o.onClosed ?? (() => undefined),
+    logsDebug: () => o.logsDebug ?? false,
+  });
+  const session = new LineSession(conn.transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined });
+  conn.start(session);
+  return { conn, session };
+}
+
 describe("Connection back-pressure", () => {
   it("stops reading while the client does not read responses, and resumes on drain", async () => {
     let serverSocket: net.Socket | undefined;
@@ -293,9 +313,8 @@ describe("Connection back-pressure", () => {
       session = new LineSession(transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined });
       conn.start(session);
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
-      const client = await connectPlain((server.address() as net.AddressInfo).port);
+      const client = await listenAndConnect(server);
       const r = new LineReader(client);
       expect(await r.line()).toBe("* OK plain ready");
       r.detach();
@@ -337,19 +356,12 @@ describe("Connection back-pressure", () => {
     let serverSocket: net.Socket | undefined;
     const server = net.createServer((socket) => {
       serverSocket = socket;
-      const conn = new Connection(socket, silentLogger(), {
-        idleTimeoutMs: 60_000,
-        tlsHandshakeTimeoutMs: 10_000,
-        onClosed: () => undefined,
-        logsDebug: () => false,
-      });
-      transport = conn.transport;
-      session = new LineSession(transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined });
-      conn.start(session);
+      const started = lineConnection(socket);
+      transport = started.conn.transport;
+      session = started.session;
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
-      const client = await connectPlain((server.address() as net.AddressInfo).port);
+      const client = await listenAndConnect(server);
       const r = new LineReader(client);
       await r.line();
       transport!.pause();
@@ -387,22 +399,14 @@ describe("Connection relay", () => {
     let connClosed = false;
     const server = net.createServer((socket) => {
       const log = () => (logsBuilt++, pino({ level: "debug" }, sink));
-      const conn = new Connection(socket, log, {
-        idleTimeoutMs: 60_000,
-        tlsHandshakeTimeoutMs: 10_000,
-        onClosed: () => (connClosed = true),
-        logsDebug: () => true,
-      });
-      const session = new LineSession(conn.transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined });
-      conn.start(session);
+      const { conn } = lineConnection(socket, { log, onClosed: () => (connClosed = true), logsDebug: true });
       conn.relayTo(node, Buffer.from("a pipelined\r\n"), () => {
         closerCalls++;
         throw new Error("observer broke");
       });
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
-      const client = await connectPlain((server.address() as net.AddressInfo).port);
+      const client = await listenAndConnect(server);
       const r = new LineReader(client);
       expect(await r.line()).toBe("* OK plain ready");
       client.write("b SELECT INBOX\r\n");
@@ -426,18 +430,9 @@ describe("Connection relay", () => {
     const setSpy = vi.spyOn(globalThis, "setTimeout");
     const clearSpy = vi.spyOn(globalThis, "clearTimeout");
     let connClosed = false;
-    const server = net.createServer((socket) => {
-      const conn = new Connection(socket, silentLogger(), {
-        idleTimeoutMs: 60_000,
-        tlsHandshakeTimeoutMs: 9_000,
-        onClosed: () => (connClosed = true),
-        logsDebug: () => false,
-      });
-      conn.start(new LineSession(conn.transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined }));
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const server = net.createServer((socket) => lineConnection(socket, { onClosed: () => (connClosed = true) }));
     try {
-      const client = await connectPlain((server.address() as net.AddressInfo).port);
+      const client = await listenAndConnect(server);
       const r = new LineReader(client);
       expect(await r.line()).toBe("* OK plain ready");
       client.write("a LOGOUT\r\n");
@@ -459,18 +454,11 @@ describe("Connection relay", () => {
     let connClosed = false;
     const node = new Duplex({ read() {}, write: (_chunk, _enc, cb) => cb() });
     const server = net.createServer((socket) => {
-      const conn = new Connection(socket, () => (logsBuilt++, silentLogger()), {
-        idleTimeoutMs: 60_000,
-        tlsHandshakeTimeoutMs: 10_000,
-        onClosed: () => (connClosed = true),
-        logsDebug: () => false,
-      });
-      conn.start(new LineSession(conn.transport, { secure: false, log: silentLogger(), id: "t", remoteAddress: "127.0.0.1", relayTo: () => undefined }));
+      const { conn } = lineConnection(socket, { log: () => (logsBuilt++, silentLogger()), onClosed: () => (connClosed = true) });
       conn.relayTo(node, Buffer.alloc(0), () => undefined);
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
-      const client = await connectPlain((server.address() as net.AddressInfo).port);
+      const client = await listenAndConnect(server);
       expect(await new LineReader(client).line()).toBe("* OK plain ready");
       client.end();
       await vi.waitFor(() => expect(connClosed).toBe(true));
