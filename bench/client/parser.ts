@@ -81,20 +81,21 @@ export class ResponseParser {
 
   /** The common case, a response without literals: no arrays of its own (FETCH FLAGS sends a hundred a session). */
   private emitLine(text: string): void {
-    const sp = text.indexOf(" ");
-    const r: ImapResponse = { tag: sp < 0 ? text : text.slice(0, sp), text, literalSizes: NO_LITERALS };
-    if (this.keepLiterals) r.literals = [];
-    this.onResponse(r);
+    this.deliver(text, NO_LITERALS, undefined);
   }
 
   private emit(): void {
-    const text = this.lineParts.join("");
-    const sp = text.indexOf(" ");
-    const r: ImapResponse = { tag: sp < 0 ? text : text.slice(0, sp), text, literalSizes: this.sizes };
-    if (this.keepLiterals) r.literals = this.bodies;
+    const { lineParts, sizes, bodies } = this;
     this.lineParts = [];
     this.sizes = [];
     this.bodies = [];
+    this.deliver(lineParts.join(""), sizes, bodies);
+  }
+
+  private deliver(text: string, literalSizes: readonly number[], literals: Buffer[] | undefined): void {
+    const sp = text.indexOf(" ");
+    const r: ImapResponse = { tag: sp < 0 ? text : text.slice(0, sp), text, literalSizes };
+    if (this.keepLiterals) r.literals = literals ?? [];
     this.onResponse(r);
   }
 }
