@@ -74,6 +74,11 @@ export function messages(state: UserState, mailboxId: Tag): readonly MessageReco
   return q.messages(inner(state), mailboxId);
 }
 
+/** Every message the state holds, removed ones (tombstones) included: what the size of a snapshot follows. */
+export function messageEntries(state: UserState): number {
+  return q.messageEntries(inner(state));
+}
+
 export function messageByUid(state: UserState, mailboxId: Tag, uid: number): MessageRecord | undefined {
   return q.messageByUid(inner(state), mailboxId, uid);
 }

@@ -42,6 +42,12 @@ export function messages(state: CrdtState, mailboxId: Tag): readonly MessageReco
   return mb && mailboxVisible(mb) ? mb.visible : EMPTY;
 }
 
+export function messageEntries(state: CrdtState): number {
+  let n = 0;
+  for (const mb of state.mailboxes.values()) n += mb.messages.size;
+  return n;
+}
+
 export function messageByUid(state: CrdtState, mailboxId: Tag, uid: number): MessageRecord | undefined {
   const mb = state.mailboxes.get(mailboxId);
   if (!mb || !mailboxVisible(mb)) return undefined;

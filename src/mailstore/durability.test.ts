@@ -61,6 +61,27 @@ describe("durability", () => {
     expect(box.messages().map((m) => m.uid)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });
 
+  it("snapshots a mailbox whose messages come and go less often as their tombstones pile up", async () => {
+    t = await tempStore({ snapshotEvery: 5 });
+    const user = await t.store.forUser("carol");
+    const box = await user.open("INBOX", false);
+    const snapshots = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      await user.append("INBOX", message(`m${i}`, `body ${i}`), ["\\Deleted"]);
+      expect(await box.expunge()).toHaveLength(1);
+      const snap = await t.store.db.get(keys.snapshot("carol"));
+      if (snap !== undefined) snapshots.add(String(snap));
+    }
+    // 400 ops and never more than one message: one snapshot every 5 ops would be 80;
+    // one every (messages + tombstones) / 4 ops is about 30.
+    expect(snapshots.size).toBeGreaterThan(10);
+    expect(snapshots.size).toBeLessThan(40);
+    const store = await t.crashAndReopen({ snapshotEvery: 5 });
+    const reopened = await (await store.forUser("carol")).open("INBOX", true);
+    expect(reopened.messages()).toEqual([]);
+    expect(reopened.uidNext()).toBe(201);
+  });
+
   it("group-commits concurrent appends: all acknowledged, all present after a crash", async () => {
     t = await tempStore();
     const users = await Promise.all(["u1", "u2"].map((u) => t.store.forUser(u)));

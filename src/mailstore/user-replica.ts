@@ -14,6 +14,7 @@ import {
   mailboxById,
   messageById,
   messageByUid,
+  messageEntries,
   messages,
   pendingReassignments,
   serializeState,
@@ -253,16 +254,13 @@ export class UserReplica {
    * `ops` ops since the last one. Serializing costs time in proportion to the
    * whole state (~0.6 s for 50k messages) and blocks the event loop, while
    * replaying an op costs little; so large users are snapshotted less often
-   * (every messages/4 ops), which bounds the cost per op.
+   * (every entries/4 ops), which bounds the cost per op. Removed messages
+   * count: their tombstones are serialized too, and a mailbox that keeps 100
+   * messages while thousands come and go would otherwise pay a growing
+   * snapshot every 500 ops.
    */
   snapshotWorthAfter(ops: number, minOps: number): boolean {
-    return ops >= minOps && ops >= this.messageCount() / 4;
-  }
-
-  private messageCount(): number {
-    let n = 0;
-    for (const m of listMailboxes(this.state)) n += messages(this.state, m.mailboxId).length;
-    return n;
+    return ops >= minOps && ops >= messageEntries(this.state) / 4;
   }
 
   private checkUsable(): void {
