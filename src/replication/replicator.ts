@@ -93,11 +93,8 @@ export class Replicator implements SessionHost {
     const users = [...this.touched];
     this.touched.clear();
     const pauseMs = spreadMs / Math.max(1, users.length);
-    let compacted = false;
     for (const user of users) {
       if (this.closed) break;
-      if (compacted && pauseMs >= 1) await this.pause(pauseMs);
-      compacted = false;
       const others = this.opts.replicasOf!(user).filter((n) => n !== this.self);
       const acks: VersionVector[] = [];
       for (const peer of others) {
@@ -122,7 +119,7 @@ export class Replicator implements SessionHost {
       this.metrics?.opsCompacted(n);
       removed += n;
       this.floors.set(user, floor);
-      compacted = true;
+      if (pauseMs >= 1) await this.pause(pauseMs);
     }
     return removed;
   }
