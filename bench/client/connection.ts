@@ -71,7 +71,11 @@ export class ImapConnection {
 
   private constructor(private readonly socket: net.Socket, private readonly opts: ConnectOptions) {
     this.parser = new ResponseParser((r) => this.onResponse(r), opts.keepLiterals ?? false);
-    socket.on("data", (chunk: Buffer) => this.parser.push(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      // Once per chunk, not per response: a FETCH answers with a hundred lines in one chunk.
+      this.stallTimer?.refresh();
+      this.parser.push(chunk);
+    });
     socket.on("error", (e) => this.fail(e));
     // After close() there is nothing left to fail, and an Error's stack costs the generator CPU per session.
     socket.on("close", () => this.closed || this.fail(new ImapError(this.bye ? `connection closed after ${this.bye}` : "connection closed")));
@@ -212,13 +216,6 @@ export class ImapConnection {
   }
 
   private onResponse(r: ImapResponse): void {
-    if (this.stallTimer) {
-      if (this.pending.length > 0) this.stallTimer.refresh();
-      else {
-        clearTimeout(this.stallTimer);
-        this.stallTimer = undefined;
-      }
-    }
     if (this.greetingWaiter) {
       const w = this.greetingWaiter;
       this.greetingWaiter = undefined;
@@ -230,7 +227,9 @@ export class ImapConnection {
       return;
     }
     if (r.tag === "*") {
-      if (/^\* BYE/i.test(r.text)) this.bye = r.text;
+      // Third character first: the regex would run on every FETCH line.
+      const c = r.text.charCodeAt(2);
+      if ((c === 0x42 || c === 0x62) && /^\* BYE/i.test(r.text)) this.bye = r.text;
       const head = this.pending[0];
       if (head) {
         head.untaggedCount++;
