@@ -8,6 +8,7 @@ import { silentLogger } from "../log/logger";
 import type { CliIo } from "./args";
 import { displayHost, parseDevArgs, startDev } from "./dev";
 import { main } from "./main";
+import { sharedHostNodeFlags } from "./node-process";
 import { UsageError } from "./usage";
 
 const dirs: string[] = [];
@@ -54,6 +55,13 @@ describe("charon dev", () => {
     expect(displayHost("0.0.0.0")).toBe("127.0.0.1");
   });
 
+  it("sizes V8's background threads by the cores each node of a shared host gets", () => {
+    expect(sharedHostNodeFlags(4, 2)).toEqual(["--v8-pool-size=1"]);
+    expect(sharedHostNodeFlags(4, 8)).toEqual(["--v8-pool-size=2"]);
+    expect(sharedHostNodeFlags(4, 64)).toEqual(["--v8-pool-size=4"]);
+    expect(sharedHostNodeFlags(1, 1)).toEqual(["--v8-pool-size=1"]);
+  });
+
   it("rejects bad options", () => {
     for (const argv of [["--imaps-port", "x"], ["--imap-port", "70000"], ["--user", "nocolon"], ["--user", "a b:c"], ["--user", "a:"], ["--frob"], ["extra"], ["--log-level", "loud"], ["--workers", "0"], ["--workers", "x"], ["--storage", "-1"]]) {
       expect(() => parseDevArgs(argv), JSON.stringify(argv)).toThrow(UsageError);
@@ -74,6 +82,8 @@ describe("charon dev", () => {
       expect(new Set(nodeLines.map((m) => m![3])).size).toBe(4);
       expect(nodeLines.map((m) => Number(m![3]))).not.toContain(process.pid);
       expect(nodeLines[1]![4]).toContain(`worker --config ${path.join(data, "cluster.yaml")} --name worker-1`);
+      // Four nodes on this host share its cores: V8's background threads are sized for that.
+      for (const m of nodeLines) expect(m![4]).toContain(sharedHostNodeFlags(4)[0]);
       expect(first.out[4]).toMatch(/^user demo password \S{16,}$/);
       password = first.out[4].split(" ")[3];
       const m = /^ready imaps=127\.0\.0\.1:(\d+) imap=127\.0\.0\.1:(\d+)$/.exec(first.out[5]);

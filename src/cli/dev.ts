@@ -12,7 +12,7 @@ import { checkPortsFree, generateDevConfig, parseHostPort, type HostPort } from 
 import { isLogLevel } from "../log/logger";
 import { initClusterCerts } from "../tls/cluster-certs";
 import { DEFAULT_DATA_DIR, parseOrUsage, parsePort, parseSize, type CliIo } from "./args";
-import { shellQuote, spawnNode, stopNode, type NodeProcess } from "./node-process";
+import { sharedHostNodeFlags, shellQuote, spawnNode, stopNode, type NodeProcess } from "./node-process";
 import { UsageError } from "./usage";
 
 export const DEFAULT_IMAPS_PORT = 1993;
@@ -146,8 +146,10 @@ export async function startDev(opts: DevOptions, io: CliIo, log: Logger): Promis
     await Promise.all(mail.map((p) => stopNode(p)));
     await users.close();
   };
+  // Every node of this cluster runs on this host.
+  const nodeFlags = sharedHostNodeFlags(config.nodes.length);
   const spawn = async (name: string, role: string) => {
-    const p = await spawnNode({ role, name, configFile, logLevel: opts.logLevel });
+    const p = await spawnNode({ role, name, configFile, logLevel: opts.logLevel, nodeFlags });
     started.push(p);
     p.exited.then(({ code, signal }) => {
       if (!closing) log.warn({ child: name, childRole: role, code, signal }, "node exited; the others keep running (restart it with the command printed at start)");
