@@ -56,10 +56,11 @@ describe("charon dev", () => {
   });
 
   it("sizes V8's background threads by the cores each node of a shared host gets", () => {
-    expect(sharedHostNodeFlags(4, 2)).toEqual(["--v8-pool-size=1"]);
-    expect(sharedHostNodeFlags(4, 8)).toEqual(["--v8-pool-size=2"]);
-    expect(sharedHostNodeFlags(4, 64)).toEqual(["--v8-pool-size=4"]);
-    expect(sharedHostNodeFlags(1, 1)).toEqual(["--v8-pool-size=1"]);
+    expect(sharedHostNodeFlags(4, 2, {})).toEqual(["--v8-pool-size=1"]);
+    expect(sharedHostNodeFlags(4, 8, {})).toEqual(["--v8-pool-size=2"]);
+    expect(sharedHostNodeFlags(4, 64, {})).toEqual(["--v8-pool-size=4"]);
+    expect(sharedHostNodeFlags(1, 1, {})).toEqual(["--v8-pool-size=1"]);
+    expect(sharedHostNodeFlags(4, 2, { NODE_OPTIONS: "--v8-pool-size=3" })).toEqual([]);
   });
 
   it("rejects bad options", () => {

@@ -92,8 +92,11 @@ export interface SpawnNodeOptions {
  * at least 1) cut the mixed bench's p99 at 10 clients in four alternating
  * pairs: STORE 12.9-13.3 against 13.6-16.4 ms, FETCH 9.2-10.1 against
  * 10.0-10.7, with no less throughput. On a big host this stays at Node's 4.
+ * A size already in NODE_OPTIONS wins, as for DISTRIBUTOR_ENV (a flag on the
+ * command line would override it).
  */
-export function sharedHostNodeFlags(nodes: number, cores = availableParallelism()): string[] {
+export function sharedHostNodeFlags(nodes: number, cores = availableParallelism(), env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.NODE_OPTIONS?.includes("--v8-pool-size")) return [];
   return [`--v8-pool-size=${Math.min(4, Math.max(1, Math.floor(cores / nodes)))}`];
 }
 
