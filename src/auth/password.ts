@@ -2,6 +2,7 @@
 // hash base64, no padding). The parameters travel with each hash, so the cost
 // can be raised later without invalidating existing entries.
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import type { ScryptFunction } from "./scrypt-threads";
 
 export interface ScryptParams {
   N: number;
@@ -21,16 +22,15 @@ const SALT_LENGTH = 16;
 /** Refuse parameters from a tampered file that would exhaust memory (scrypt needs 128·N·r bytes). */
 const MAX_MEMORY = 256 * 1024 * 1024;
 
-function derive(password: string, salt: Buffer, params: ScryptParams, keyLength: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(
-      password.normalize("NFC"),
-      salt,
-      keyLength,
-      { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * params.p + 1024 * 1024 },
-      (err, key) => (err ? reject(err) : resolve(key)),
-    );
+/** crypto.scrypt on libuv's thread pool; `ScryptThreads.derive` is the low-priority alternative. */
+export const poolScrypt: ScryptFunction = (password, salt, keyLength, options) =>
+  new Promise((resolve, reject) => {
+    scrypt(password, salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key)));
   });
+
+function derive(password: string, salt: Buffer, params: ScryptParams, keyLength: number, run: ScryptFunction): Promise<Buffer> {
+  const { N, r, p } = params;
+  return run(password.normalize("NFC"), salt, keyLength, { N, r, p, maxmem: 128 * N * r * p + 1024 * 1024 });
 }
 
 function checkParams(params: ScryptParams): void {
@@ -42,10 +42,10 @@ function checkParams(params: ScryptParams): void {
   if (!ok) throw new Error(`unsupported scrypt parameters N=${N} r=${r} p=${p}`);
 }
 
-export async function hashPassword(password: string, params: ScryptParams = DEFAULT_SCRYPT): Promise<string> {
+export async function hashPassword(password: string, params: ScryptParams = DEFAULT_SCRYPT, run: ScryptFunction = poolScrypt): Promise<string> {
   checkParams(params);
   const salt = randomBytes(SALT_LENGTH);
-  const hash = await derive(password, salt, params, KEY_LENGTH);
+  const hash = await derive(password, salt, params, KEY_LENGTH, run);
   const b64 = (b: Buffer) => b.toString("base64").replace(/=+$/, "");
   return `scrypt$${params.N}$${params.r}$${params.p}$${b64(salt)}$${b64(hash)}`;
 }
@@ -79,10 +79,10 @@ export function isPasswordHash(stored: string): boolean {
 }
 
 /** Constant-time comparison of the derived key; a malformed stored string never matches. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+export async function verifyPassword(password: string, stored: string, run: ScryptFunction = poolScrypt): Promise<boolean> {
   const parsed = parseHash(stored);
   if (!parsed) return false;
-  const derived = await derive(password, parsed.salt, parsed, parsed.hash.length);
+  const derived = await derive(password, parsed.salt, parsed, parsed.hash.length, run);
   return timingSafeEqual(derived, parsed.hash);
 }
 

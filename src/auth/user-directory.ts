@@ -6,6 +6,7 @@ import { EventEmitter } from "node:events";
 import { watch as fsWatch, promises as fs, type FSWatcher } from "node:fs";
 import path from "node:path";
 import { DEFAULT_SCRYPT, hashPassword, isPasswordHash, verifyPassword, type ScryptParams } from "./password";
+import { ScryptThreads } from "./scrypt-threads";
 import { usernameProblem } from "./username";
 import { BoundedMap } from "../util/bounded-map";
 
@@ -20,7 +21,7 @@ export class UserDirectoryError extends Error {
 
 export interface UserDirectoryOptions {
   scrypt?: ScryptParams;
-  /** How many scrypt computations may run at once; the rest queue, leaving libuv threads for disk I/O. */
+  /** How many scrypt computations may run at once, each on its own low-priority thread; the rest queue. */
   maxConcurrentHashes?: number;
   /** How long a successful verification is remembered (0 disables the cache). */
   cacheTtlMs?: number;
@@ -48,23 +49,6 @@ export interface UserDirectoryEvents {
 const DEFAULT_CACHE_TTL_MS = 10 * 60 * 1000;
 const MAX_CACHE_ENTRIES = 10_000;
 
-/** Bounds concurrent work without a dependency. */
-class Semaphore {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
-
 interface CacheEntry {
   mac: Buffer;
   /** The stored hash the password was verified against; a password change invalidates the entry. */
@@ -77,7 +61,7 @@ export class UserDirectory extends EventEmitter<UserDirectoryEvents> {
   private fileStamp = "";
   private lastReloadCheck = 0;
   private mutations: Promise<unknown> = Promise.resolve();
-  private readonly hashLimiter: Semaphore;
+  private readonly kdf: ScryptThreads;
   private readonly scrypt: ScryptParams;
   private readonly cacheTtlMs: number;
   private readonly reloadCheckMs: number;
@@ -100,7 +84,7 @@ export class UserDirectory extends EventEmitter<UserDirectoryEvents> {
   private constructor(readonly file: string, opts: UserDirectoryOptions) {
     super();
     this.scrypt = opts.scrypt ?? DEFAULT_SCRYPT;
-    this.hashLimiter = new Semaphore(Math.max(1, opts.maxConcurrentHashes ?? 2));
+    this.kdf = new ScryptThreads(Math.max(1, opts.maxConcurrentHashes ?? 2));
     this.cacheTtlMs = opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
     this.reloadCheckMs = opts.reloadCheckMs ?? 1000;
   }
@@ -218,6 +202,7 @@ export class UserDirectory extends EventEmitter<UserDirectoryEvents> {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
     await this.mutations;
+    await this.kdf.close();
   }
 
   private async save(): Promise<void> {
@@ -241,7 +226,7 @@ export class UserDirectory extends EventEmitter<UserDirectoryEvents> {
   }
 
   private hash(password: string): Promise<string> {
-    return this.hashLimiter.run(() => hashPassword(password, this.scrypt));
+    return hashPassword(password, this.scrypt, this.kdf.derive);
   }
 
   private static checkName(name: string): void {
@@ -311,16 +296,15 @@ export class UserDirectory extends EventEmitter<UserDirectoryEvents> {
     }
     const stored = this.users.get(name);
     if (stored === undefined) {
-      this.dummyHash ??= hashPassword(randomBytes(16).toString("hex"), this.scrypt);
-      const dummy = await this.dummyHash;
-      await this.hashLimiter.run(() => verifyPassword(password, dummy));
+      this.dummyHash ??= this.hash(randomBytes(16).toString("hex"));
+      await verifyPassword(password, await this.dummyHash, this.kdf.derive);
       return false;
     }
     const cached = this.verified.get(name);
     if (cached && cached.hash === stored && cached.expires > Date.now()) {
       if (timingSafeEqual(cached.mac, this.mac(name, password))) return true;
     }
-    const ok = await this.hashLimiter.run(() => verifyPassword(password, stored));
+    const ok = await verifyPassword(password, stored, this.kdf.derive);
     if (ok && this.cacheTtlMs > 0 && this.users.get(name) === stored) {
       this.verified.set(name, { mac: this.mac(name, password), hash: stored, expires: Date.now() + this.cacheTtlMs });
     }
