@@ -243,8 +243,10 @@ export class SelectedView {
     }
     let recent = 0;
     for (const u of this.recent) if (this.indexOf(u) >= 0) recent++;
+    // Also after EXPUNGEs of \Recent messages: clients (imaptest's checkpoints
+    // among them) keep the last count they were given, as Dovecot's do.
     if (announcedCount || recent !== this.reportedRecent) {
-      if (announcedCount || recent > this.reportedRecent) write(`${recent} RECENT`);
+      write(`${recent} RECENT`);
       this.reportedRecent = recent;
     }
 
@@ -320,9 +322,6 @@ export class SelectedView {
       this.reported--;
     }
     this.expunged.clear();
-    let recent = 0;
-    for (const u of this.recent) if (this.indexOf(u) >= 0) recent++;
-    this.reportedRecent = Math.min(this.reportedRecent, recent);
   }
 
   private announceKeywords(flags: readonly string[], write: UntaggedWriter): void {

@@ -1,5 +1,9 @@
 // STORE and UID STORE (RFC 3501 §6.4.6). The untagged FETCH carries the flags
 // after the change (and the UID for UID STORE) unless .SILENT was asked for.
+// Messages another session expunged are skipped and the answer is still OK,
+// with [EXPUNGEISSUED] (RFC 2180 §4.2.1, RFC 5530): the change was made to
+// every message that exists, and clients such as imaptest (and Dovecot's own
+// behaviour) treat a NO to STORE as a failed change.
 import { afterCommit, no, ok, SELECTED, type CommandSpec } from "../dispatcher";
 import { parseFlagList } from "../grammar/flags";
 import { ProtocolError } from "../tokenizer";
@@ -58,7 +62,7 @@ export const store: CommandSpec<StoreArgs> = {
       const text = view.reportFlags(uid, flags, write);
       ctx.untagged(`${view.seqOf(uid)} FETCH (FLAGS ${text}${a.uid ? ` UID ${uid}` : ""})`);
     }
-    if (missing) return afterCommit(no("Some of the messages no longer exist", "EXPUNGEISSUED"), durable);
+    if (missing) return afterCommit(ok("STORE completed; some of the messages no longer exist", "EXPUNGEISSUED"), durable);
     return afterCommit(ok("STORE completed"), durable);
   },
 };
