@@ -13,6 +13,7 @@ import { dovecotConf } from "./dovecot";
 import { readPlutoConfig } from "./servers/pluto";
 import { table } from "./report";
 import { parseBenchArgs } from "./run";
+import { benchMbox, parseImaptestOutput } from "./scenarios/imaptest";
 
 function parseAll(chunks: Array<string | Buffer>, keep = false): ImapResponse[] {
   const out: ImapResponse[] = [];
@@ -217,5 +218,53 @@ describe("server plumbing", () => {
     expect(() => parseBenchArgs(["--scenarios", "nope"])).toThrow(/unknown scenario/);
     expect(() => parseBenchArgs(["--clients", "0"])).toThrow(/positive integer/);
     expect(() => parseBenchArgs(["--frob"])).toThrow();
+    expect(parseBenchArgs(["--scenarios", "6", "--imaptest", "/x/imaptest", "--imaptest-args", " checkpoint=2  msgs=50 "])).toMatchObject({
+      scenarios: ["imaptest"],
+      imaptest: "/x/imaptest",
+      imaptestArgs: ["checkpoint=2", "msgs=50"],
+    });
+    expect(() => parseBenchArgs(["--imaptest-args", "checkpoint=2"])).toThrow(/needs --imaptest/);
+  });
+});
+
+describe("imaptest output", () => {
+  // Shape of a real run's end (per-second rows, then the totals block).
+  const run = [
+    "Logi List Stat Sele Fetc Fet2 Stor Dele Expu Appe Logo ChkP ",
+    "100%  50%  50% 100% 100% 100%  50% 100% 100% 100% 100% 100% ",
+    "                          30%                  5%           ",
+    " 447  222  252  444  259  591  178  229  440  350  440    0   9/ 10",
+    "Error: test[3]: STORE failed: 964.7 NO [EXPUNGEISSUED] Some of the messages no longer exist",
+    "",
+    "Totals:",
+    "Logi List Stat Sele Fetc Fet2 Stor Dele Expu Appe Logo ChkP ",
+    "100%  50%  50% 100% 100% 100%  50% 100% 100% 100% 100% 100% ",
+    "                          30%                  5%           ",
+    "9478 4798 4795 9477 5580 12912 3867 5030 9473 6720 9479   32 ",
+  ].join("\n");
+
+  it("reads the totals, not a per-second row, and counts the error lines", () => {
+    const o = parseImaptestOutput(run);
+    expect(o.totals).toMatchObject({ Logi: 9478, Fet2: 12912, Logo: 9479, ChkP: 32 });
+    expect(o.commands).toBe(9478 + 4798 + 4795 + 9477 + 5580 + 12912 + 3867 + 5030 + 9473 + 6720 + 9479);
+    expect(o.errors).toEqual(["Error: test[3]: STORE failed: 964.7 NO [EXPUNGEISSUED] Some of the messages no longer exist"]);
+    expect(o.crash).toBeUndefined();
+  });
+
+  it("reports a crash, not its backtrace, and no totals when imaptest died first", () => {
+    const o = parseImaptestOutput("Panic: file array.c: line 10: assertion failed\nError: Raw backtrace: #0 x -> #1 y\n");
+    expect(o.crash).toBe("Panic: file array.c: line 10: assertion failed");
+    expect(o.errors).toEqual([]);
+    expect(o.totals).toEqual({});
+    expect(o.commands).toBe(0);
+  });
+
+  it("writes an mbox of distinct messages with LF line ends", () => {
+    const m = benchMbox(3);
+    expect(m.match(/^From sender\d@example\.test /gm)).toHaveLength(3);
+    expect(m).not.toContain("\r");
+    expect(m.match(/^Message-ID: /gm)).toHaveLength(3);
+    // A message's own lines never start with "From " (that would split it).
+    expect(m.split("\n").filter((l) => l.startsWith("From ")).length).toBe(3);
   });
 });

@@ -1,5 +1,5 @@
 // `npm run bench -- [--scenarios a,b] [--clients N[,N...]] [--users N]
-// [--duration S] [--quick] [--pluto BIN --pluto-config FILE]`: runs the
+// [--duration S] [--quick] [--pluto BIN --pluto-config FILE] [--imaptest BIN]`: runs the
 // scenarios against charon's local cluster and Dovecot (and pluto when given)
 // in the same run on loopback, prints a table, and writes a JSON file and one
 // SVG chart per scenario under bench/results/.
@@ -19,6 +19,7 @@ import { plutoScenario } from "./scenarios/pluto-workload";
 import { idleScenario } from "./scenarios/idle";
 import { largeScenario } from "./scenarios/large";
 import { replicationScenario } from "./scenarios/replication";
+import { imaptestScenario } from "./scenarios/imaptest";
 import { chartSvg } from "./svg";
 import { summaryOfTargets, table } from "./report";
 
@@ -30,11 +31,12 @@ export const SCENARIOS: Record<string, Scenario> = {
   idle: idleScenario,
   large: largeScenario,
   replication: replicationScenario,
+  imaptest: imaptestScenario,
 };
-const ALIASES: Record<string, string> = { "1": "mixed", "2": "pluto", "3": "idle", "4": "large", "5": "replication" };
+const ALIASES: Record<string, string> = { "1": "mixed", "2": "pluto", "3": "idle", "4": "large", "5": "replication", "6": "imaptest" };
 
 const USAGE = `usage: npm run bench -- [options]
-  --scenarios LIST     comma list of ${Object.keys(SCENARIOS).join(",")} (or 1-5); default all
+  --scenarios LIST     comma list of ${Object.keys(SCENARIOS).join(",")} (or 1-6); default all
   --quick              every scenario scaled down, the whole run under 3 minutes
   --clients LIST       client counts for the mixed workload (default 1,10,50)
   --users N            users (pluto workload default 120, idle 100, mixed = most clients)
@@ -43,6 +45,8 @@ const USAGE = `usage: npm run bench -- [options]
   --large-messages N   messages in the large mailbox (default 100000, quick 2000)
   --servers LIST       charon,dovecot (default both; pluto joins with --pluto)
   --pluto BIN --pluto-config FILE   also run pluto where a scenario says so
+  --imaptest BIN       Dovecot's imaptest binary: run its state tracking against each server
+  --imaptest-args "K=V ..."   extra imaptest arguments (e.g. "checkpoint=2")
   --dovecot-scheme S   Dovecot passwd-file scheme (default SHA512-CRYPT)
   --max-minutes M      stop everything and exit 3 after M minutes (default 10 quick, 90 full)
   --out DIR            results directory (default bench/results)`;
@@ -68,6 +72,8 @@ export function parseBenchArgs(argv: string[]) {
       servers: { type: "string" },
       pluto: { type: "string" },
       "pluto-config": { type: "string" },
+      imaptest: { type: "string" },
+      "imaptest-args": { type: "string" },
       "dovecot-scheme": { type: "string", default: "SHA512-CRYPT" },
       "max-minutes": { type: "string" },
       out: { type: "string" },
@@ -86,6 +92,7 @@ export function parseBenchArgs(argv: string[]) {
   for (const s of servers) if (s !== "charon" && s !== "dovecot") throw new Error(`--servers: unknown server ${JSON.stringify(s)} (pluto joins with --pluto)`);
   if (!!values.pluto !== !!values["pluto-config"]) throw new Error("--pluto and --pluto-config go together");
   if (values.pluto) servers.push("pluto");
+  if (values["imaptest-args"] !== undefined && !values.imaptest) throw new Error("--imaptest-args needs --imaptest");
   const clients = values.clients?.split(",").map((c) => positiveInt("clients", c) as number);
   const duration = values.duration !== undefined ? Number(values.duration) : undefined;
   if (duration !== undefined && !(duration > 0)) throw new Error(`--duration expects seconds > 0`);
@@ -100,6 +107,8 @@ export function parseBenchArgs(argv: string[]) {
     idleSessions: positiveInt("idle-sessions", values["idle-sessions"]),
     largeMessages: positiveInt("large-messages", values["large-messages"]),
     pluto: values.pluto ? { bin: values.pluto, config: values["pluto-config"] as string } : undefined,
+    imaptest: values.imaptest,
+    imaptestArgs: values["imaptest-args"]?.split(/\s+/).filter(Boolean),
     dovecotScheme: values["dovecot-scheme"] ?? "SHA512-CRYPT",
     maxMinutes: values["max-minutes"] !== undefined ? Number(values["max-minutes"]) : undefined,
     out: values.out,

@@ -47,6 +47,10 @@ export interface BenchOptions {
   idleSessions?: number;
   largeMessages?: number;
   pluto?: { bin: string; config: string };
+  /** Dovecot's imaptest binary, for the imaptest scenario. */
+  imaptest?: string;
+  /** Extra key=value arguments for imaptest (e.g. checkpoint=2). */
+  imaptestArgs?: string[];
   dovecotScheme: string;
   log: (s: string) => void;
 }
