@@ -138,6 +138,11 @@ export class SelectedView {
     return this.expunged.has(uid);
   }
 
+  /** UIDs removed by someone whose EXPUNGE is not sent yet. */
+  pendingExpunges(): number[] {
+    return [...this.expunged];
+  }
+
   /** Flags the client was last told (or would see now), without \Recent. */
   knownFlags(uid: number): readonly string[] {
     return this.flagsOf(uid) ?? [];

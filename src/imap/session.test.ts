@@ -500,7 +500,14 @@ describe("concurrent sessions", () => {
     const g = await b.cmd("b2b FETCH 1:* (BODY[HEADER.FIELDS (SUBJECT)])");
     expect(g).toContain("* 2 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {22}\r\nSubject: message 3\r\n\r\n FLAGS (\\Seen))");
     expect(g).toContain("b2b NO [EXPUNGEISSUED]");
-    expect(await b.cmd("b3 SEARCH ALL")).toBe("* SEARCH 2 3\r\nb3 OK SEARCH completed\r\n");
+    // By UID, a message that is gone is skipped without an error (RFC 9051 §6.4.9).
+    const u = await b.cmd("b2c UID FETCH 1:* (UID)");
+    expect(u).toContain("* 2 FETCH (UID 3)");
+    expect(u).toContain("b2c OK [EXPUNGEISSUED]");
+    // SEARCH still counts message 1 (it keeps its number until the EXPUNGE) and matches it as it was removed.
+    expect(await b.cmd("b3 SEARCH ALL")).toBe("* SEARCH 1 2 3\r\nb3 OK SEARCH completed\r\n");
+    expect(await b.cmd("b3b SEARCH DELETED")).toBe("* SEARCH 1\r\nb3b OK SEARCH completed\r\n");
+    expect(await b.cmd("b3c UID SEARCH SUBJECT \"message 2\"")).toBe("* SEARCH 2\r\nb3c OK SEARCH completed\r\n");
     expect(await b.cmd("b4 STORE 3 +FLAGS.SILENT \\Flagged")).toBe("b4 OK STORE completed\r\n");
     // Message 1 is gone: the change is made to the rest, and the answer is OK, flagged [EXPUNGEISSUED].
     expect(lines(await b.cmd("b4b STORE 1:2 +FLAGS (\\Answered)"))).toEqual([

@@ -113,8 +113,13 @@ export interface MailboxHandle {
   expunge(uids?: number[]): Promise<number[]>;
   /** expunge() without the wait for the disk (see applyStore). */
   applyExpunge(uids?: number[]): Applied<number[]>;
-  /** UIDs matching the key, ascending. `seqOf` maps a UID to this session's sequence number. */
-  search(key: SearchKey, seqOf: (uid: number) => number, recent: ReadonlySet<number>): Promise<number[]>;
+  /**
+   * UIDs matching the key, ascending. `seqOf` maps a UID to this session's
+   * sequence number. `removed` are UIDs another session expunged that this
+   * session has not been told of: they keep their sequence numbers until it
+   * is, so they are searched as they were when removed.
+   */
+  search(key: SearchKey, seqOf: (uid: number) => number, recent: ReadonlySet<number>, removed?: readonly number[]): Promise<number[]>;
   /** Subscribes to changes; returns the unsubscribe function. */
   watch(listener: (change: MailboxChange) => void): () => void;
   close(): void;

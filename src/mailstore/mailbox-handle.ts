@@ -123,11 +123,14 @@ export class LevelMailboxHandle implements MailboxHandle {
     return applied(doomed.map((r) => r.uid), res);
   }
 
-  async search(key: SearchKey, seqOf: (uid: number) => number, recent: ReadonlySet<number>): Promise<number[]> {
+  async search(key: SearchKey, seqOf: (uid: number) => number, recent: ReadonlySet<number>, removed: readonly number[] = []): Promise<number[]> {
     this.checkOpen();
     // messages() is a live view; content keys await between messages, so they search a copy.
-    const list = messages(this.state, this.mailboxId);
-    return searchMessages(key, needsContent(key) ? [...list] : list, {
+    let list: readonly MessageMeta[] = messages(this.state, this.mailboxId);
+    const gone = removed.flatMap((uid) => this.replica.recentlyRemoved(this.mailboxId, uid) ?? []);
+    if (gone.length > 0) list = [...list, ...gone].sort((a, b) => a.uid - b.uid);
+    else if (needsContent(key)) list = [...list];
+    return searchMessages(key, list, {
       seqOf,
       recent,
       load: async (uid) => ({ body: await this.body(uid), mime: await this.mime(uid) }),

@@ -130,7 +130,9 @@ function metaOnly(a: FetchAttribute): a is FetchAttribute & { kind: IndexAttribu
  * The requested messages, with the store's record of each looked up in one
  * synchronous pass. Iterating yields those the client may still fetch; one
  * that is gone from the store or expunged from the client's view makes the
- * reply NO [EXPUNGEISSUED].
+ * reply NO [EXPUNGEISSUED] to FETCH (RFC 2180 §4.1.2). UID FETCH answers OK
+ * [EXPUNGEISSUED]: a UID that no longer exists is ignored without an error
+ * (RFC 9051 §6.4.9), and imaptest, like Dovecot, expects OK there.
  */
 class FetchTargets {
   missing = false;
@@ -139,6 +141,7 @@ class FetchTargets {
   constructor(
     private readonly view: SelectedView,
     private readonly uids: readonly number[],
+    private readonly byUid: boolean,
   ) {
     const list = view.handle.messages();
     this.metas = uids.map((uid) => {
@@ -159,7 +162,8 @@ class FetchTargets {
   }
 
   reply(): Reply {
-    return this.missing ? no("Some of the requested messages no longer exist", "EXPUNGEISSUED") : ok("FETCH completed");
+    if (!this.missing) return ok("FETCH completed");
+    return this.byUid ? ok("FETCH completed; some of the messages no longer exist", "EXPUNGEISSUED") : no("Some of the requested messages no longer exist", "EXPUNGEISSUED");
   }
 }
 
@@ -171,7 +175,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Reply> {
   const uids = resolveSet(view, args.set, args.uid);
   if (uids.length === 0) return ok("FETCH completed");
   const attrs = args.uid && !args.attrs.some((a) => a.kind === "UID") ? [{ kind: "UID" } as FetchAttribute, ...args.attrs] : args.attrs;
-  const targets = new FetchTargets(view, uids);
+  const targets = new FetchTargets(view, uids, args.uid);
   if (attrs.every(metaOnly)) return fetchMeta(ctx, view, targets, attrs);
 
   // Setting \Seen first lets the response carry the new flags (RFC 3501 §6.4.5).

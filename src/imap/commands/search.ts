@@ -18,7 +18,8 @@ export const search: CommandSpec<{ key: SearchKey; uid: boolean }> = {
     const view = ctx.view!;
     // New messages get their numbers first, so that `*` and sequence keys mean what the client will see.
     ctx.flushUpdates(false);
-    const found = await view.handle.search(key, (u) => view.seqOf(u), view.recent);
+    // Messages others expunged keep their numbers until this session hears of it (§7.4.1), and match as they were.
+    const found = await view.handle.search(key, (u) => view.seqOf(u), view.recent, view.pendingExpunges());
     const hits: number[] = [];
     for (const u of found) {
       const seq = view.seqOf(u);
