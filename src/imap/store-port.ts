@@ -91,6 +91,11 @@ export interface MailboxHandle {
    */
   messages(): readonly MessageMeta[];
   /**
+   * A message removed from the mailbox, as it was then, while the store still
+   * remembers it: sessions not yet told of the removal keep serving it.
+   */
+  removedMessage(uid: number): MessageMeta | undefined;
+  /**
    * UIDs among `uids` that this handle is the first to see; RFC 3501 §2.3.2
    * \Recent belongs to exactly one session. Read-only handles claim nothing.
    */

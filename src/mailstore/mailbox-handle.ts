@@ -123,11 +123,15 @@ export class LevelMailboxHandle implements MailboxHandle {
     return applied(doomed.map((r) => r.uid), res);
   }
 
+  removedMessage(uid: number): MessageMeta | undefined {
+    return this.replica.recentlyRemoved(this.mailboxId, uid);
+  }
+
   async search(key: SearchKey, seqOf: (uid: number) => number, recent: ReadonlySet<number>, removed: readonly number[] = []): Promise<number[]> {
     this.checkOpen();
     // messages() is a live view; content keys await between messages, so they search a copy.
     let list: readonly MessageMeta[] = messages(this.state, this.mailboxId);
-    const gone = removed.flatMap((uid) => this.replica.recentlyRemoved(this.mailboxId, uid) ?? []);
+    const gone = removed.flatMap((uid) => this.removedMessage(uid) ?? []);
     if (gone.length > 0) list = [...list, ...gone].sort((a, b) => a.uid - b.uid);
     else if (needsContent(key)) list = [...list];
     return searchMessages(key, list, {

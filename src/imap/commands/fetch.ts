@@ -128,11 +128,12 @@ function metaOnly(a: FetchAttribute): a is FetchAttribute & { kind: IndexAttribu
 
 /**
  * The requested messages, with the store's record of each looked up in one
- * synchronous pass. Iterating yields those the client may still fetch; one
- * that is gone from the store or expunged from the client's view makes the
- * reply NO [EXPUNGEISSUED] to FETCH (RFC 2180 §4.1.2). UID FETCH answers OK
- * [EXPUNGEISSUED]: a UID that no longer exists is ignored without an error
- * (RFC 9051 §6.4.9), and imaptest, like Dovecot, expects OK there.
+ * synchronous pass. A message another session expunged, which this session
+ * has not been told of yet, is served as it was (RFC 2180 §4.1.1, as Dovecot
+ * does) while the store remembers it. One that cannot be served makes the
+ * reply NO [EXPUNGEISSUED] to FETCH (RFC 2180 §4.1.2); UID FETCH answers OK
+ * [EXPUNGEISSUED], since a UID that no longer exists is ignored without an
+ * error (RFC 9051 §6.4.9).
  */
 class FetchTargets {
   missing = false;
@@ -146,7 +147,8 @@ class FetchTargets {
     const list = view.handle.messages();
     this.metas = uids.map((uid) => {
       const i = findMeta(list, uid);
-      return i >= 0 ? list[i] : undefined;
+      // Not in the store but numbered in the view: removed by someone, and this session has not said so yet.
+      return i >= 0 ? list[i] : view.handle.removedMessage(uid);
     });
   }
 
@@ -156,7 +158,7 @@ class FetchTargets {
       const uid = this.uids[i]!;
       const meta = this.metas[i];
       const seq = view.seqOf(uid);
-      if (meta === undefined || view.isExpunged(uid) || seq <= 0) this.missing = true;
+      if (meta === undefined || seq <= 0) this.missing = true;
       else yield { seq, meta };
     }
   }

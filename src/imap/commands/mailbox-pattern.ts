@@ -16,7 +16,8 @@ export function parseListArgs(args: Token[]): { reference: string; pattern: stri
 }
 
 function listString(t: Token): string {
-  const raw = t.type === "nil" ? "" : astringValue(t);
+  // astringValue reads the bare word NIL as the name "NIL", as RFC 3501's grammar does.
+  const raw = astringValue(t);
   try {
     return utf7.decode(raw);
   } catch {

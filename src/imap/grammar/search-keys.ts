@@ -17,6 +17,8 @@ const DATE_KEYS = new Set(["BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SEN
 function text(t: Token | undefined, what: string): string {
   if (t?.type === "string") return t.value.toString("utf8");
   if (t?.type === "atom") return t.value;
+  // An astring: the bare word NIL is the three letters, not nil.
+  if (t?.type === "nil") return "NIL";
   throw new ProtocolError(`SEARCH ${what} needs an argument`);
 }
 
