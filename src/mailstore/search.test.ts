@@ -92,6 +92,21 @@ describe("search", () => {
     expect(await run({ op: "TEXT", value: "abc123" })).toEqual([2]);
   });
 
+  it("matches FROM against the address with comments taken out, as well as the raw text", async () => {
+    t = await tempStore();
+    const user = await t.store.forUser("u");
+    const msg = (from: string) => Buffer.from(`From: ${from}\r\nSubject: s\r\n\r\nbody\r\n`);
+    await user.append("INBOX", msg("<user-from (comment)@ (comment) domain.org>"), []);
+    await user.append("INBOX", msg("User From <user-from@domain.org>"), []);
+    await user.append("INBOX", msg("other@domain.org (user-from)"), []);
+    const box = await user.open("INBOX", false);
+    const run = (field: string, value: string) => box.search({ op: "HEADER", field, value }, (u) => u, new Set());
+    expect(await run("FROM", "user-from@domain.org")).toEqual([1, 2]);
+    // The raw text still counts (the comment of message 3), and other fields are not rewritten.
+    expect(await run("FROM", "user-from")).toEqual([1, 2, 3]);
+    expect(await run("SUBJECT", "user-from@domain.org")).toEqual([]);
+  });
+
   it("compares SENT* dates in the sender's zone and reads only bodies the cheap keys leave", async () => {
     const { box } = await setup();
     const run = (key: SearchKey) => box.search(key, (u) => u, new Set());

@@ -6,7 +6,10 @@
 
 import type { SearchKey, SequenceSet } from "../imap/types";
 import type { MimeNode } from "../mime/types";
-import { headerValues, searchableText, sentDate } from "../mime";
+import { addressTexts, headerValues, searchableText, sentDate } from "../mime";
+
+/** Header fields whose addresses SEARCH also matches with comments taken out (see addressTexts). */
+const ADDRESS_FIELDS = new Set(["FROM", "TO", "CC", "BCC", "SENDER", "REPLY-TO"]);
 
 // libmime ships no typings; only decodeWords is needed (TEXT over headers).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -204,7 +207,8 @@ async function evalFull(
       // RFC 3501: an empty string matches every message that has the field.
       if (key.value === "") return values.length > 0;
       const needle = key.value.toLowerCase();
-      return values.some((v) => v.toLowerCase().includes(needle));
+      if (values.some((v) => v.toLowerCase().includes(needle))) return true;
+      return ADDRESS_FIELDS.has(key.field) && values.some((v) => addressTexts(v).some((a) => a.toLowerCase().includes(needle)));
     }
     case "BODY":
       return (await c.bodyText()).includes(key.value.toLowerCase());

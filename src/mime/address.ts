@@ -163,6 +163,8 @@ class AddressParser {
   }
 
   private angleAddress(name: string | null): void {
+    // A comment inside the brackets is not a display name; one before them stands in for a missing phrase.
+    const before = this.lastComment;
     let adl: string | null = null;
     if (isSpecial(this.peek(), "@")) {
       const start = this.pos;
@@ -181,7 +183,7 @@ class AddressParser {
       domain = this.until([">", ",", ";"]);
     }
     if (isSpecial(this.peek(), ">")) this.pos++;
-    this.pushMailbox(name ?? this.lastComment, adl, joinTight(local), joinTight(domain));
+    this.pushMailbox(name ?? before, adl, joinTight(local), joinTight(domain));
     this.until([",", ";"]);
   }
 
@@ -198,4 +200,19 @@ export function addressList(value: string | undefined): Sexp {
   if (list.length === 0) return null;
   Object.defineProperty(list, ADJACENT, { value: list.length, enumerable: false });
   return list;
+}
+
+/**
+ * The mailboxes of a header value as `name <mailbox@host>` (or `mailbox@host`),
+ * comments and folding left out: what SEARCH FROM/TO/CC/BCC match besides the
+ * raw text, so `<user (c)@ (c) example.org>` is found as user@example.org.
+ */
+export function addressTexts(value: string): string[] {
+  const out: string[] = [];
+  for (const a of new AddressParser(tokenize(value)).parse()) {
+    const [name, , mailbox, host] = a as Array<string | null>;
+    if (mailbox == null || host == null) continue; // group start or end
+    out.push(name ? `${name} <${mailbox}@${host}>` : `${mailbox}@${host}`);
+  }
+  return out;
 }

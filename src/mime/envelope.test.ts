@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { envelope, formatSexp, parseMime } from "./index";
+import { addressTexts, envelope, formatSexp, parseMime } from "./index";
 import { crlf, simpleText } from "./test-messages";
 
 const ENVELOPE = async (m: Buffer): Promise<string> => formatSexp(envelope(await parseMime(m)));
@@ -72,6 +72,17 @@ describe("envelope", () => {
       '(("Doe, John" NIL "john" "x.org")("Jane Roe" NIL "jane" "x.org")(NIL "@r1,@r2" "route" "x.org")' +
         '(NIL NIL "odd local" "x.org")(NIL NIL "nodomain" "MISSING_DOMAIN")("Mr. Smith" NIL "s" "x.org"))',
     );
+  });
+
+  it("takes no display name from comments inside the angle brackets", async () => {
+    const m = crlf("From: <user-from (comment)@ (comment) domain.org>", "To: (Old Style) <a@b.org>, c@d.org (Trailing)", "", "");
+    const env = envelope(await parseMime(m)) as unknown[];
+    expect(formatSexp(env[2] as never)).toBe('((NIL NIL "user-from" "domain.org"))');
+    expect(formatSexp(env[5] as never)).toBe('(("Old Style" NIL "a" "b.org")("Trailing" NIL "c" "d.org"))');
+    expect(addressTexts("Joe (x) <user-from (comment)@ (comment) domain.org>, c@d.org (Trailing)")).toEqual([
+      "Joe <user-from@domain.org>",
+      "Trailing <c@d.org>",
+    ]);
   });
 
   it("passes 8-bit header text through as UTF-8", async () => {

@@ -2,6 +2,7 @@
 
 export { parseMime } from "./parse";
 export { envelope } from "./envelope";
+export { addressTexts } from "./address";
 export { bodyStructure } from "./body-structure";
 export { section, resolvePart } from "./section";
 export { headerValues, searchableText, sentDate } from "./text";
