@@ -23,7 +23,7 @@ const SALT_LENGTH = 16;
 const MAX_MEMORY = 256 * 1024 * 1024;
 
 /** crypto.scrypt on libuv's thread pool; `ScryptThreads.derive` is the low-priority alternative. */
-export const poolScrypt: ScryptFunction = (password, salt, keyLength, options) =>
+const poolScrypt: ScryptFunction = (password, salt, keyLength, options) =>
   new Promise((resolve, reject) => {
     scrypt(password, salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key)));
   });
