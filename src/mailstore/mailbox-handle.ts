@@ -177,7 +177,7 @@ export class LevelMailboxHandle implements MailboxHandle {
 
   private blobOf(uid: number): string {
     this.checkOpen();
-    const r = messageByUid(this.state, this.mailboxId, uid) ?? this.replica.recentlyRemoved(this.mailboxId, uid);
+    const r = messageByUid(this.state, this.mailboxId, uid) ?? this.removedMessage(uid);
     if (!r) throw new StoreError("NONEXISTENT", `No message with UID ${uid}`);
     return r.blob;
   }
