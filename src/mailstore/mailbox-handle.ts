@@ -1,7 +1,7 @@
 // An open mailbox. Reads come from the in-memory CRDT index; bodies and MIME
 // trees from the blob store. Writes are single ops through the user replica.
 
-import { buildFlagChange, buildRemoveMessages, mailboxById, messageByUid, messages, uidNext } from "../crdt";
+import { buildFlagChange, buildRemoveMessages, mailboxById, messageByUid, messages, uidNext, type MessageRecord } from "../crdt";
 import type { Effect, Tag } from "../crdt/types";
 import {
   StoreError,
@@ -123,7 +123,7 @@ export class LevelMailboxHandle implements MailboxHandle {
     return applied(doomed.map((r) => r.uid), res);
   }
 
-  removedMessage(uid: number): MessageMeta | undefined {
+  removedMessage(uid: number): MessageRecord | undefined {
     return this.replica.recentlyRemoved(this.mailboxId, uid);
   }
 
