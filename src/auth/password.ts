@@ -1,8 +1,7 @@
 // Password hashing with scrypt, stored as `scrypt$N$r$p$salt$hash` (salt and
 // hash base64, no padding). The parameters travel with each hash, so the cost
 // can be raised later without invalidating existing entries.
-import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
-import type { ScryptFunction } from "./scrypt-threads";
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
 
 export interface ScryptParams {
   N: number;
@@ -21,6 +20,9 @@ const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
 /** Refuse parameters from a tampered file that would exhaust memory (scrypt needs 128·N·r bytes). */
 const MAX_MEMORY = 256 * 1024 * 1024;
+
+/** How a key is derived: crypto.scrypt's arguments, the password already normalized. */
+export type ScryptFunction = (password: string, salt: Buffer, keyLength: number, options: ScryptOptions) => Promise<Buffer>;
 
 /** crypto.scrypt on libuv's thread pool; `ScryptThreads.derive` is the low-priority alternative. */
 const poolScrypt: ScryptFunction = (password, salt, keyLength, options) =>

@@ -6,6 +6,7 @@
 // down until the burst was over. Here it only gets the CPU the sessions leave.
 import { Worker } from "node:worker_threads";
 import type { ScryptOptions } from "node:crypto";
+import type { ScryptFunction } from "./password";
 
 /** Added to the thread's nice value: 10 is the conventional "background work" step. */
 const NICE_INCREMENT = 10;
@@ -44,8 +45,6 @@ interface Thread {
   worker: Worker;
   job: Job | undefined;
 }
-
-export type ScryptFunction = (password: string, salt: Buffer, keyLength: number, options: ScryptOptions) => Promise<Buffer>;
 
 /**
  * A pool of `size` threads; further calls queue. Threads start on first use
