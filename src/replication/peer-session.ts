@@ -16,8 +16,15 @@ export interface SessionHost {
   usersFor(peer: string): string[];
   shouldHold(node: string, user: string): boolean;
   holds(user: string): boolean;
+  /** Every op applied here, on disk or still in the commit queue. */
   vectorOf(user: string): Promise<VersionVector>;
-  /** The part of `vectorOf` already on disk; a newer op is shipped live when it gets there. */
+  /**
+   * The part of `vectorOf` already on disk. It is the only vector we send: a
+   * peer takes any vector as our acknowledgement (it compacts its log, and a
+   * `replicated` writer answers OK, on it), and an op still in our commit
+   * queue would be lost with us. A newer local op is shipped live once it
+   * gets to disk.
+   */
   durableVectorOf(user: string): Promise<VersionVector>;
   /** The ops a peer at `after` lacks, or a snapshot when some were compacted away. */
   catchUp(user: string, after: VersionVector): Promise<{ ops: Op[] } | { snapshot: Buffer }>;
@@ -116,7 +123,7 @@ export class PeerSession {
   /** Opens the exchange: our vectors for every user the peer should hold. */
   async start(): Promise<void> {
     const users: Record<string, VersionVector> = {};
-    for (const u of this.host.usersFor(this.peer)) users[u] = await this.host.vectorOf(u);
+    for (const u of this.host.usersFor(this.peer)) users[u] = await this.host.durableVectorOf(u);
     this.send({ t: "vv", users, full: true });
   }
 
@@ -212,7 +219,7 @@ export class PeerSession {
     void (async () => {
       const vv: Record<string, VersionVector> = {};
       const ask: Record<string, VersionVector> = {};
-      for (const u of users) if (this.host.holds(u)) (this.asking.delete(u) ? ask : vv)[u] = await this.host.vectorOf(u);
+      for (const u of users) if (this.host.holds(u)) (this.asking.delete(u) ? ask : vv)[u] = await this.host.durableVectorOf(u);
       if (Object.keys(vv).length > 0) this.send({ t: "vv", users: vv });
       if (Object.keys(ask).length > 0) this.send({ t: "vv", users: ask, ask: true });
     })().catch((err: unknown) => this.log.warn({ peer: this.peer, err }, "could not send vectors"));
@@ -284,7 +291,7 @@ export class PeerSession {
       case "sync": {
         const users = (m.users ?? this.host.usersFor(this.peer)).filter((u) => this.host.holds(u) && this.host.shouldHold(this.peer, u));
         const vv: Record<string, VersionVector> = {};
-        for (const u of users) vv[u] = await this.host.vectorOf(u);
+        for (const u of users) vv[u] = await this.host.durableVectorOf(u);
         this.send({ t: "vv", users: vv });
         return;
       }
@@ -301,7 +308,7 @@ export class PeerSession {
         await Promise.all([...this.applying]);
         if (await this.host.installSnapshot(m.user, m.state)) {
           // Now ask for what came after the snapshot.
-          this.send({ t: "vv", users: { [m.user]: await this.host.vectorOf(m.user) } });
+          this.send({ t: "vv", users: { [m.user]: await this.host.durableVectorOf(m.user) } });
         } else this.log.warn({ peer: this.peer, user: m.user }, "snapshot not installed: this node already holds the user");
         return;
       }
@@ -349,8 +356,10 @@ export class PeerSession {
         if (this.closed) return;
       }
       if (users[user] && this.host.shouldHold(this.host.self, user)) {
-        const ours = this.host.holds(user) ? await this.host.vectorOf(user) : {};
-        if (Object.entries(theirs).some(([r, s]) => (ours[r] ?? 0) < s)) owed[user] = ours;
+        const held = this.host.holds(user);
+        // Whether we lack anything is judged on what we applied; what we send is what we acknowledge.
+        const ours = held ? await this.host.vectorOf(user) : {};
+        if (Object.entries(theirs).some(([r, s]) => (ours[r] ?? 0) < s)) owed[user] = held ? await this.host.durableVectorOf(user) : {};
       }
     }
     this.host.metrics?.outboxDepth(this.peer, this.liveCount);

@@ -6,8 +6,11 @@ import pino from "pino";
 import { digest } from "../crdt";
 import { makePair, makePki, type Pair, type Pki } from "../link/test-helpers";
 import { keys } from "../mailstore/keys";
+import type { MailStoreOptions } from "../mailstore";
 import { countKeys, message, tempStore, type TempStore } from "../mailstore/test-support";
+import type { PeerSession } from "./peer-session";
 import { Replicator, type ReplicatorMetrics } from "./replicator";
+import { MessageDecoder, type ReplicationMessage } from "./wire";
 
 const log = pino({ level: "silent" });
 let pki: Pki;
@@ -56,8 +59,13 @@ interface Node {
   m: Counters;
 }
 
-async function node(name: string, shouldHold: (node: string, user: string) => boolean = () => true, replicasOf?: (user: string) => string[]): Promise<Node> {
-  const t = await tempStore({ replicaId: `r-${name}` });
+async function node(
+  name: string,
+  shouldHold: (node: string, user: string) => boolean = () => true,
+  replicasOf?: (user: string) => string[],
+  storeOptions: Partial<MailStoreOptions> = {},
+): Promise<Node> {
+  const t = await tempStore({ replicaId: `r-${name}`, ...storeOptions });
   const m = counters();
   const r = new Replicator({ store: t.store, self: name, shouldHold, log, metrics: m, flushMs: 20, replicasOf, compactEveryMs: 3_600_000, compactMinOps: 10 });
   await r.start();
@@ -66,17 +74,32 @@ async function node(name: string, shouldHold: (node: string, user: string) => bo
   return { name, t, r, m };
 }
 
-/** A replication stream between two nodes over a fresh mTLS mux pair. */
-async function link(a: Node, b: Node): Promise<Pair> {
+/**
+ * A replication stream between two nodes over a fresh mTLS mux pair; `session`
+ * is a's end, and `heard` every message b sent on it.
+ */
+async function link(a: Node, b: Node): Promise<Pair & { session: PeerSession; heard: ReplicationMessage[] }> {
   const pair = await makePair(pki);
   pair.server.on("stream", (stream, _h, accept) => {
     accept();
     b.r.attach(a.name, stream);
   });
   const stream = await pair.client.openStream({ kind: "replication" });
-  a.r.attach(b.name, stream);
+  const heard: ReplicationMessage[] = [];
+  const decoder = new MessageDecoder();
+  stream.on("data", (chunk: Buffer) => heard.push(...decoder.push(chunk)));
+  const session = a.r.attach(b.name, stream);
   cleanups.push(() => pair.close());
-  return pair;
+  return Object.assign(pair, { session, heard });
+}
+
+/** Polls `check` until it holds (bounded). */
+async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`never: ${what}`);
 }
 
 /** A worker w1 and a storage s1, linked, each holding every user and compacting once both acknowledged. */
@@ -231,6 +254,40 @@ describe("Replicator", () => {
     // Comparing against the applied vector read the log on most rounds (13-18 of 20 in 7 runs);
     // against the durable one, 0-1: a read still happens when an ack overtakes a live send.
     expect(reads).toBeLessThanOrEqual(5);
+  });
+
+  it("applies a user's ops from a peer while the earlier ones still wait for their commit", async () => {
+    const a = await node("w1");
+    // A linger far beyond the test: only a drain writes the peer's ops.
+    const b = await node("s1", undefined, undefined, { remoteLingerMs: 600_000 });
+    await link(a, b);
+    const ua = await a.t.store.forUser("u");
+    for (let i = 0; i < 3; i++) await ua.append("INBOX", message(`m${i}`, `body ${i}`), []);
+    const ops = (await a.r.vectorOf("u"))["r-w1"]!;
+    // Waiting for each batch's commit before applying the next held the second op for the whole linger.
+    await eventually("s1 applied every op", async () => ((await b.r.vectorOf("u"))["r-w1"] ?? 0) === ops);
+    expect((await b.r.durableVectorOf("u"))["r-w1"] ?? 0).toBeLessThan(ops);
+    await b.t.store.queue.drain();
+    await converged([a, b], "u");
+    expect((await (await b.t.store.forUser("u")).open("INBOX", true)).messages()).toHaveLength(3);
+  });
+
+  it("acknowledges only what is on disk: every vector sent to a peer is the durable one", async () => {
+    const a = await node("w1");
+    const b = await node("s1", undefined, undefined, { remoteLingerMs: 600_000 });
+    const { session, heard } = await link(a, b);
+    const ua = await a.t.store.forUser("u");
+    await ua.append("INBOX", message("one", "first body"), []);
+    const op = (await a.r.vectorOf("u"))["r-w1"]!;
+    await eventually("s1 applied the op", async () => ((await b.r.vectorOf("u"))["r-w1"] ?? 0) === op);
+    const vectors = () => heard.flatMap((m) => (m.t === "vv" && m.users.u ? [m.users.u["r-w1"] ?? 0] : []));
+    const before = vectors().length;
+    session.send({ t: "sync", users: ["u"] });
+    await eventually("s1 answered the sync", () => vectors().length > before);
+    // Applied but still lingering in s1's commit queue: a crash there would lose it.
+    expect(Math.max(...vectors())).toBeLessThan(op);
+    await b.t.store.queue.drain();
+    await eventually("s1 acknowledged the op once durable", () => vectors().some((seq) => seq === op));
   });
 
   it("keeps each user to the replicas that should hold it", async () => {

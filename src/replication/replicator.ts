@@ -198,19 +198,29 @@ export class Replicator implements SessionHost {
     return this.opts.store.getBlob(sha);
   }
 
-  /** Applies what a peer sent for `user`, in causal order, one user at a time. */
+  /**
+   * Applies what a peer sent for `user`, in causal order, one batch of a user
+   * at a time; resolves once the batch is on disk. The next batch of the user
+   * waits only for this one to be applied, not written: waiting for each
+   * commit capped a user's stream at one batch per linger (10 ms of linger
+   * let storage fall seconds behind a busy worker).
+   */
   receive(user: string, ops: Op[], from: PeerSession, blobs?: ReadonlyMap<string, Buffer>): Promise<void> {
     if (!this.opts.shouldHold(this.self, user)) return Promise.resolve();
-    const run = (this.locks.get(user) ?? Promise.resolve()).then(() => this.deliver(user, ops, from, blobs));
-    const settled = run.catch(() => undefined);
+    const applied = (this.locks.get(user) ?? Promise.resolve()).then(() => this.deliver(user, ops, from, blobs));
+    const settled = applied.then(
+      () => undefined,
+      () => undefined,
+    );
     this.locks.set(user, settled);
     void settled.then(() => {
       if (this.locks.get(user) === settled) this.locks.delete(user);
     });
-    return run;
+    return applied.then((a) => a.written);
   }
 
-  private async deliver(user: string, ops: Op[], from: PeerSession, carried?: ReadonlyMap<string, Buffer>): Promise<void> {
+  /** Applies a batch to the replica's state; `written` settles once its ops are on disk. */
+  private async deliver(user: string, ops: Op[], from: PeerSession, carried?: ReadonlyMap<string, Buffer>): Promise<{ written: Promise<void> }> {
     const replica = await this.opts.store.replica(user);
     this.held.add(user);
     let inbox = this.inboxes.get(user);
@@ -251,16 +261,19 @@ export class Replicator implements SessionHost {
       // writes of the whole batch then share the commit queue's fsyncs.
       writes.push(replica.applyRemote(op, blobs.size > 0 ? blobs : undefined).then((ok) => void (ok && applied++)));
     }
-    await Promise.all(writes);
     if (inbox.size === 0) this.inboxes.delete(user);
-    // A gap (an op whose context came by another path we have not seen): our vector makes the sender fill it.
-    else from.dirty.add(user);
-    if (applied > 0) {
-      this.metrics?.opsApplied(applied);
-      // Acknowledge to the sender at once: a writer under `durability: replicated` is waiting for it.
-      from.dirty.add(user);
-      from.flushDirty();
-    }
+    const gap = inbox.size > 0;
+    const written = Promise.all(writes).then(() => {
+      // A gap (an op whose context came by another path we have not seen): our vector makes the sender fill it.
+      if (gap) from.dirty.add(user);
+      if (applied > 0) {
+        this.metrics?.opsApplied(applied);
+        // Acknowledge to the sender at once: a writer under `durability: replicated` is waiting for it.
+        from.dirty.add(user);
+        from.flushDirty();
+      }
+    });
+    return { written };
   }
 
   private onDurable(user: string, op: Op, local: boolean): void {
