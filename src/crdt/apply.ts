@@ -339,7 +339,12 @@ function hide(ctx: Ctx, mb: MailboxState, msgs: MessageState[]): void {
   }
 }
 
+/**
+ * Messages named by an op that are not in the map were removed and purged
+ * (see purge.ts): the op is concurrent with nothing that still matters.
+ */
 function removeMessages(ctx: Ctx, mb: MailboxState, ids: readonly Tag[]): void {
+  const wasVisible = mailboxVisible(mb);
   const hit: MessageState[] = [];
   for (const id of ids) {
     const msg = mb.messages.get(id);
@@ -347,7 +352,10 @@ function removeMessages(ctx: Ctx, mb: MailboxState, ids: readonly Tag[]): void {
     msg.removed = true;
     // Flags of a tombstone are meaningless and would differ by arrival order.
     msg.flags.clear();
+    // A message keeps its mailbox alive against a concurrent DELETE while it exists, not after.
+    mb.tags.delete(id);
     hit.push(msg);
   }
+  if (wasVisible !== mailboxVisible(mb)) ctx.state.nameCache = null;
   hide(ctx, mb, hit);
 }

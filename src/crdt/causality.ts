@@ -27,3 +27,14 @@ export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector 
   for (const [r, s] of Object.entries(b)) if ((out[r] ?? 0) < s) out[r] = s;
   return out;
 }
+
+/** What every vector has: the pointwise minimum (an origin missing from one counts as 0 and is left out). */
+export function commonVector(vectors: readonly VersionVector[]): VersionVector {
+  const out: VersionVector = {};
+  if (vectors.length === 0) return out;
+  for (const r of Object.keys(vectors[0]!)) {
+    const seq = Math.min(...vectors.map((v) => v[r] ?? 0));
+    if (seq > 0) out[r] = seq;
+  }
+  return out;
+}

@@ -57,7 +57,8 @@ function messageJson(m: MessageState): MessageJson {
   return [m.id, m.origin, m.blob, m.size, m.internalDate, m.claim, m.removed ? 1 : 0, flags];
 }
 
-function mailboxJson(mb: MailboxState): MailboxJson {
+/** `live`: without tombstones and the uid claims they hold (see digest). */
+function mailboxJson(mb: MailboxState, live: boolean): MailboxJson {
   const names = mb.names
     .map((e): [string, string, number, number] => [e.name, e.replica, e.seq, e.index])
     .sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] - b[2] || a[3] - b[3]));
@@ -68,13 +69,15 @@ function mailboxJson(mb: MailboxState): MailboxJson {
     specialUse: mb.specialUse ?? null,
     names,
     tags: sortedTags(mb.tags),
-    claims: [...mb.claims].sort((a, b) => a[0] - b[0]),
+    claims: [...mb.claims].filter(([, id]) => !(live && id !== null && mb.messages.get(id)?.removed)).sort((a, b) => a[0] - b[0]),
     maxClaimed: mb.maxClaimed,
-    messages: byKey(mb.messages).map(([, m]) => messageJson(m)),
+    messages: byKey(mb.messages)
+      .filter(([, m]) => !(live && m.removed))
+      .map(([, m]) => messageJson(m)),
   };
 }
 
-function stateJson(state: CrdtState): StateJson {
+function stateJson(state: CrdtState, live = false): StateJson {
   const subscriptions: Array<[string, string[]]> = [];
   for (const [name, tags] of byKey(state.subscriptions)) if (tags.size > 0) subscriptions.push([name, sortedTags(tags)]);
   return {
@@ -83,20 +86,21 @@ function stateJson(state: CrdtState): StateJson {
     uidReassignments: state.uidReassignments,
     retiredUids: state.retiredUids,
     subscriptions,
-    mailboxes: byKey(state.mailboxes).map(([, mb]) => mailboxJson(mb)),
+    mailboxes: byKey(state.mailboxes).map(([, mb]) => mailboxJson(mb, live)),
   };
 }
 
 /**
  * SHA-256 over the converging state: every mailbox with its register, tags,
- * uid claims (retired ones included) and messages (tombstones included), the
- * subscriptions, the repair counters, and the derived visible view (display
- * names and uid → message), so that a derivation that depends on arrival
- * order shows up as a digest mismatch. The version vector is left out: it
- * says which ops arrived, not what state they made.
+ * uid claims (retired ones included) and live messages, the subscriptions,
+ * the repair counters, and the derived visible view (display names and uid →
+ * message), so that a derivation that depends on arrival order shows up as a
+ * digest mismatch. Left out: the version vector (it says which ops arrived,
+ * not what state they made), and tombstones with the claims they hold, which
+ * each replica purges when it learns they are stable (purge.ts).
  */
 export function digest(state: CrdtState): string {
-  const { vv: _vv, ...rest } = stateJson(state);
+  const { vv: _vv, ...rest } = stateJson(state, true);
   const visible = byKey(resolvedNames(state)).map(([id, name]) => {
     const mb = state.mailboxes.get(id)!;
     return [id, name, mb.visible.map((r) => [r.uid, r.messageId, r.flags])];
@@ -139,6 +143,8 @@ export function deserializeState(b: Buffer): CrdtState {
         record: null,
       };
       mb.messages.set(id, msg);
+      // Snapshots written before an expunge dropped the message's existence tag still hold it.
+      if (msg.removed) mb.tags.delete(id);
       if (!msg.removed && mb.claims.get(claim) === id) {
         const rec: MessageRecord = {
           messageId: id,

@@ -30,9 +30,11 @@ import {
   messageByUid,
   messages,
   pendingReassignments,
+  purgeTombstones,
   reassignBlockers,
   serializeState,
   subscriptions,
+  tombstones,
   uidNext,
   uidStats,
   versionVector,
@@ -152,6 +154,20 @@ describe("DELETE and RENAME against concurrent APPEND", () => {
       expect(uids(s, foo)).toEqual([2]);
       expect(uidNext(s, foo)).toBe(3);
     }
+    expect(digest(a.state)).toBe(digest(b.state));
+  });
+
+  it("a mailbox kept only by a concurrently appended message goes when that message is expunged", () => {
+    const { o, foo } = base();
+    const a = new Replica("a", o.state);
+    const b = new Replica("b", o.state);
+    const del = a.make([buildDelete(a.state, foo)]);
+    const app = b.append(foo);
+    const expunge = b.make([buildRemoveMessages(foo, [makeTag("b", 1, 0)])]);
+    const [, gone] = a.recv(app, expunge);
+    b.recv(del);
+    expect(gone!.changes).toContainEqual({ kind: "mailbox", mailboxId: foo });
+    for (const s of [a.state, b.state]) expect(findMailbox(s, "Foo")).toBeUndefined();
     expect(digest(a.state)).toBe(digest(b.state));
   });
 
@@ -473,5 +489,63 @@ describe("large mailboxes", () => {
     expect(messages(s, INBOX)).toBe(list);
     for (let i = 1; i < list.length; i++) if (list[i - 1].uid >= list[i].uid) throw new Error(`order broken at ${i}`);
     expect(uidNext(s, INBOX)).toBe(n + 1);
+  });
+});
+
+describe("tombstones", () => {
+  function churned() {
+    const a = new Replica("a");
+    const ops = [a.append(INBOX, ["\\Seen"]), a.append(INBOX), a.append(INBOX)];
+    const first = makeTag("a", 1, 0);
+    const second = makeTag("a", 2, 0);
+    ops.push(a.make([buildRemoveMessages(INBOX, [first, second])]));
+    return { a, ops, first, second };
+  }
+
+  it("are the expunged messages, and purging them changes neither the digest nor what is visible", () => {
+    const { a, ops, first, second } = churned();
+    const b = new Replica("b");
+    b.recv(...ops);
+    expect(tombstones(a.state)).toEqual([
+      [INBOX, first],
+      [INBOX, second],
+    ]);
+    const before = serializeState(a.state).length;
+    expect(purgeTombstones(a.state, tombstones(a.state))).toBe(2);
+    expect(tombstones(a.state)).toEqual([]);
+    expect(serializeState(a.state).length).toBeLessThan(before);
+    expect(digest(a.state)).toBe(digest(b.state));
+    expect(uids(a.state, INBOX)).toEqual([3]);
+    // The purged uids are never handed out again.
+    expect(uidNext(a.state, INBOX)).toBe(4);
+    // Purging again, or a message that is live, does nothing.
+    expect(purgeTombstones(a.state, [[INBOX, first], [INBOX, makeTag("a", 3, 0)]])).toBe(0);
+    expect(uids(a.state, INBOX)).toEqual([3]);
+  });
+
+  it("leave the replica able to apply later ops the way an unpurged one does", () => {
+    const { a, ops } = churned();
+    const b = new Replica("b");
+    b.recv(...ops);
+    purgeTombstones(a.state, tombstones(a.state));
+    const later = [b.append(INBOX, ["\\Flagged"]), b.make([buildRemoveMessages(INBOX, [makeTag("a", 3, 0)])])];
+    const results = a.recv(...later);
+    expect(results.map((r) => r.applied)).toEqual([true, true]);
+    expect(uids(a.state, INBOX)).toEqual([4]);
+    expect(digest(a.state)).toBe(digest(b.state));
+    // The new expunge is a tombstone of its own; b still holds the two that a purged.
+    expect(tombstones(a.state)).toEqual([[INBOX, makeTag("a", 3, 0)]]);
+    expect(tombstones(b.state)).toHaveLength(3);
+  });
+
+  it("an expunge drops the message's existence tag, also from an older snapshot", () => {
+    const { a, first } = churned();
+    const json = JSON.parse(serializeState(a.state).toString()) as { mailboxes: Array<{ id: string; tags: string[] }> };
+    const inbox = json.mailboxes.find((m) => m.id === INBOX)!;
+    expect(inbox.tags).not.toContain(first);
+    // A snapshot from before the rule still lists it; loading it drops it.
+    inbox.tags.push(first);
+    const loaded = deserializeState(Buffer.from(JSON.stringify(json)));
+    expect(digest(loaded)).toBe(digest(a.state));
   });
 });

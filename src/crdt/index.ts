@@ -8,13 +8,15 @@ import * as apply from "./apply";
 import * as builders from "./builders";
 import * as codec from "./codec";
 import * as q from "./queries";
+import * as purge from "./purge";
 
 export * from "./types";
 export type { MessageRecord } from "./state";
 export type { MailboxRecord, UidStats } from "./queries";
 export type { StateChange, ApplyResult, ReassignRequest } from "./apply";
+export type { Tombstone } from "./purge";
 export { CausalityError, GENESIS_REPLICA } from "./apply";
-export { isCausallyReady, isDelivered, dominates } from "./causality";
+export { isCausallyReady, isDelivered, dominates, mergeVectors, commonVector } from "./causality";
 
 import type { MessageRecord } from "./state";
 import type { MailboxRecord, UidStats } from "./queries";
@@ -72,6 +74,20 @@ export function mailboxById(state: UserState, mailboxId: Tag): MailboxRecord | u
 /** Visible messages ascending by uid. A live view: do not mutate it; copy it to keep a snapshot. */
 export function messages(state: UserState, mailboxId: Tag): readonly MessageRecord[] {
   return q.messages(inner(state), mailboxId);
+}
+
+/** The removed messages the state still holds. */
+export function tombstones(state: UserState): purge.Tombstone[] {
+  return purge.tombstones(inner(state));
+}
+
+/**
+ * Drops tombstones whose removal, and every op concurrent with it, every
+ * replica has delivered: no op that names them can arrive any more. Local
+ * and unobservable (the digest leaves tombstones out). Returns how many went.
+ */
+export function purgeTombstones(state: UserState, which: readonly purge.Tombstone[]): number {
+  return purge.purgeTombstones(inner(state), which);
 }
 
 /** Every message the state holds, removed ones (tombstones) included: what the size of a snapshot follows. */
