@@ -6,13 +6,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Effect, type Op, type UserState, applyOp, buildDelete, buildFlagChange } from "../src/crdt";
 import { type CrdtState, type MessageRecord, insertByUid, liveFlags } from "../src/crdt/state";
-import { type ApplyFn, CheckFailure, checkConverged, historyArb, runHistory } from "./sim";
+import { commonVector, dominates, mergeVectors, type Tombstone, type VersionVector } from "../src/crdt";
+import { type ApplyFn, CheckFailure, checkConverged, churnHistoryArb, historyArb, type PurgeRule, runHistory } from "./sim";
 
-/** The same property as convergence.test.ts, over a given apply function. */
-function convergenceAgainst(apply: ApplyFn, numRuns: number) {
+/** The same property as convergence.test.ts, over a given apply function (and purge rule). */
+function convergenceAgainst(apply: ApplyFn, numRuns: number, purgeRule?: () => PurgeRule, histories = historyArb({ replicas: 3, maxCmds: 60 })) {
   return fc.check(
-    fc.property(historyArb({ replicas: 3, maxCmds: 60 }), (h) => {
-      checkConverged(h, runHistory(h, { apply, monitor: false }));
+    fc.property(histories, (h) => {
+      checkConverged(h, runHistory(h, { apply, monitor: false, purgeRule }));
     }),
     { numRuns, endOnFailure: true },
   );
@@ -68,6 +69,27 @@ const removeWinsFlags = rewriting((state, e) => {
 /** Broken: DELETE removes everything the receiver has, so a concurrent APPEND is lost. */
 const deleteWins = rewriting((state, e) => (e.type === "mailbox.delete" ? buildDelete(state, e.mailboxId) : e));
 
+/**
+ * Broken: tombstones purged as soon as every replica has their removals,
+ * without waiting for the ops made concurrently with them (TombstoneStability's second step).
+ */
+function purgeOnceRemovalsAreEverywhere(): PurgeRule {
+  let generation: { tombstones: Tombstone[]; need: VersionVector } | undefined;
+  return {
+    step(_user, vectors, current) {
+      if (!generation) {
+        const tombstones = current();
+        if (tombstones.length > 0) generation = { tombstones, need: vectors.reduce(mergeVectors, {}) };
+        return [];
+      }
+      if (!dominates(commonVector(vectors), generation.need)) return [];
+      const { tombstones } = generation;
+      generation = undefined;
+      return tombstones;
+    },
+  };
+}
+
 describe("negative controls: the convergence property catches broken merges", () => {
   it("sanity: the real merge passes the same property", () => {
     expect(convergenceAgainst(applyOp, 200).failed).toBe(false);
@@ -83,5 +105,9 @@ describe("negative controls: the convergence property catches broken merges", ()
 
   it("a DELETE that removes unobserved messages", () => {
     expectCaught(convergenceAgainst(deleteWins, 2000));
+  });
+
+  it("tombstones purged before the ops concurrent with their removal are everywhere", () => {
+    expectCaught(convergenceAgainst(applyOp, 3000, purgeOnceRemovalsAreEverywhere, churnHistoryArb()));
   });
 });

@@ -208,6 +208,7 @@ export function runProtocolSchedule(seed: number, opts: ProtocolSimOptions): Run
     acknowledged,
     replicas: reps.map((r) => r.state),
     settled,
+    purgedMidway: 0,
   };
 }
 

@@ -31,14 +31,24 @@ import {
   messageByUid,
   messages,
   pendingReassignments,
+  purgeTombstones,
   reassignBlockers,
   serializeState,
   subscriptions,
+  tombstones,
   uidNext,
   versionVector,
+  type Tombstone,
+  type VersionVector,
 } from "../src/crdt";
+import { TombstoneStability } from "../src/replication/tombstone-stability";
 
 export type ApplyFn = (state: UserState, op: Op) => ApplyResult;
+
+/** The rule that says which tombstones a replica may purge (TombstoneStability's `step`). */
+export interface PurgeRule {
+  step(user: string, vectors: readonly VersionVector[], current: () => Tombstone[]): Tombstone[];
+}
 
 export const NAMES = ["Foo", "Bar", "Foo/Sub", "Work"] as const;
 export const FLAGS = ["\\Seen", "\\Flagged", "\\Deleted", "$Work"] as const;
@@ -59,7 +69,9 @@ export type Action =
 export type LocalCmd = { t: "local"; r: number; action: Action; x: number; y: number; z: number; mask: number };
 export type Cmd =
   | LocalCmd
-  | { t: "deliver"; r: number; pick: number; dup: boolean };
+  | { t: "deliver"; r: number; pick: number; dup: boolean }
+  /** One step of replica r's tombstone purging, with every replica's vector as its acknowledgement. */
+  | { t: "purge"; r: number };
 
 export interface History {
   replicas: number;
@@ -94,7 +106,13 @@ export function localCmdArb(replicas: number, actions = ACTIONS): fc.Arbitrary<L
   });
 }
 
-export function historyArb(opts: { replicas: number; maxCmds: number; actions?: typeof ACTIONS }): fc.Arbitrary<History> {
+export function historyArb(opts: {
+  replicas: number;
+  maxCmds: number;
+  actions?: typeof ACTIONS;
+  deliverWeight?: number;
+  purgeWeight?: number;
+}): fc.Arbitrary<History> {
   const r = fc.nat({ max: opts.replicas - 1 });
   const local = localCmdArb(opts.replicas, opts.actions);
   const deliver = fc.record({
@@ -103,15 +121,27 @@ export function historyArb(opts: { replicas: number; maxCmds: number; actions?: 
     pick: fc.nat({ max: 1000 }),
     dup: fc.boolean(),
   });
+  const purge = fc.record({ t: fc.constant("purge" as const), r });
   return fc.record({
     replicas: fc.constant(opts.replicas),
-    cmds: fc.array(fc.oneof({ arbitrary: local, weight: 5 }, { arbitrary: deliver, weight: 4 }), {
+    cmds: fc.array(fc.oneof({ arbitrary: local, weight: 5 }, { arbitrary: deliver, weight: opts.deliverWeight ?? 4 }, { arbitrary: purge, weight: opts.purgeWeight ?? 1 }), {
       minLength: Math.floor(opts.maxCmds / 3),
       maxLength: opts.maxCmds,
       size: "max",
     }),
     seed: fc.nat(),
   });
+}
+
+/**
+ * Two replicas appending, expunging and changing flags, with frequent purge
+ * steps: the history where purging too early shows, a flag change made
+ * before its replica had the expunge arriving after the purge.
+ */
+export function churnHistoryArb(): fc.Arbitrary<History> {
+  const churn = new Set<Action>(["append", "expunge", "flags"]);
+  const actions = [...churn].map((a) => ({ arbitrary: fc.constant(a), weight: ACTIONS.find((x) => fc.sample(x.arbitrary, 1)[0] === a)!.weight }));
+  return historyArb({ replicas: 2, maxCmds: 60, actions, deliverWeight: 10, purgeWeight: 4 });
 }
 
 /** mulberry32: a tiny deterministic PRNG for the final delivery order. */
@@ -207,6 +237,24 @@ export function localEffects(s: UserState, replica: ReplicaId, seq: number, c: L
   }
 }
 
+/** The existing messages an op refers to (its adds make new ones). */
+function namedMessages(op: Op): Tag[] {
+  return op.effects.flatMap((e) => {
+    switch (e.type) {
+      case "message.remove":
+        return e.messageIds;
+      case "mailbox.delete":
+        return e.observedMessages;
+      case "flags.add":
+      case "flags.remove":
+      case "uid.reassign":
+        return [e.messageId];
+      default:
+        return [];
+    }
+  });
+}
+
 export class CheckFailure extends Error {}
 
 function check(cond: unknown, msg: string): asserts cond {
@@ -299,6 +347,9 @@ interface Replica {
   delivered: Set<string>;
   owed: Array<{ mailboxId: Tag; messageId: Tag }>;
   monitor: Monitor;
+  purging: PurgeRule;
+  /** Messages whose tombstones this replica purged: no op may name them afterwards. */
+  purged: Set<Tag>;
 }
 
 const opKey = (op: Op) => `${op.id.replica}:${op.id.seq}`;
@@ -307,6 +358,8 @@ export interface RunOptions {
   apply?: ApplyFn;
   /** Check the UID rules and the change feed at every delivery (the convergence checks always run). */
   monitor?: boolean;
+  /** Each replica's purge rule; TombstoneStability unless a negative control swaps it. */
+  purgeRule?: () => PurgeRule;
 }
 
 export interface RunResult {
@@ -315,6 +368,8 @@ export interface RunResult {
   replicas: UserState[];
   /** False if origins were still issuing reassigns after 50 rounds of healing (a livelock). */
   settled: boolean;
+  /** Tombstones purged before the heal, when ops were still on their way, over all replicas. */
+  purgedMidway: number;
 }
 
 export function runHistory(h: History, opts: RunOptions = {}): RunResult {
@@ -331,6 +386,8 @@ export function runHistory(h: History, opts: RunOptions = {}): RunResult {
       delivered: new Set(),
       owed: [],
       monitor: new Monitor(`r${i}`),
+      purging: opts.purgeRule?.() ?? new TombstoneStability(),
+      purged: new Set(),
     };
     reps.push(rep);
     deliver(rep, genesis);
@@ -346,6 +403,7 @@ export function runHistory(h: History, opts: RunOptions = {}): RunResult {
       return;
     }
     check(res.applied, `${rep.id}: first delivery of ${opKey(op)} not applied`);
+    for (const id of namedMessages(op)) check(!rep.purged.has(id), `${rep.id}: ${opKey(op)} names ${id}, whose tombstone was purged`);
     rep.delivered.add(opKey(op));
     for (const r of res.reassign) if (r.origin === rep.id) rep.owed.push({ mailboxId: r.mailboxId, messageId: r.messageId });
     if (monitor) rep.monitor.observe(rep.state, before, res);
@@ -357,6 +415,9 @@ export function runHistory(h: History, opts: RunOptions = {}): RunResult {
     if ((vv[op.id.replica] ?? 0) !== op.id.seq - 1) return false;
     return Object.entries(op.deps).every(([r, n]) => (vv[r] ?? 0) >= n);
   }
+
+  let purgedMidway = 0;
+  let healed = false;
 
   function emit(rep: Replica, effects: Effect[]): void {
     if (effects.length === 0) return;
@@ -378,6 +439,18 @@ export function runHistory(h: History, opts: RunOptions = {}): RunResult {
     return buildReassigns(rep.state, items);
   }
 
+  /** Our vector first, then every other replica's, as the replicator looks at them. */
+  function purge(rep: Replica): void {
+    const vectors = [rep, ...reps.filter((o) => o !== rep)].map((o) => versionVector(o.state));
+    const stable = rep.purging.step("u", vectors, () => tombstones(rep.state));
+    if (stable.length === 0) return;
+    const d = digest(rep.state);
+    const n = purgeTombstones(rep.state, stable);
+    if (!healed) purgedMidway += n;
+    for (const [, id] of stable) rep.purged.add(id);
+    check(digest(rep.state) === d, `${rep.id}: purging tombstones changed the digest`);
+  }
+
   function local(rep: Replica, c: LocalCmd): void {
     if (c.action === "reassign") return emit(rep, owedReassigns(rep));
     emit(rep, localEffects(rep.state, rep.id, rep.seq + 1, c));
@@ -387,6 +460,8 @@ export function runHistory(h: History, opts: RunOptions = {}): RunResult {
     const rep = reps[c.r];
     if (c.t === "local") {
       local(rep, c);
+    } else if (c.t === "purge") {
+      purge(rep);
     } else if (c.dup) {
       const done = ops.filter((op) => rep.delivered.has(opKey(op)));
       if (done.length) deliver(rep, done[c.pick % done.length]);
@@ -422,8 +497,12 @@ export function runHistory(h: History, opts: RunOptions = {}): RunResult {
     settled = !issued;
   }
 
+  // Everything is stable now: the first replica purges all it can; the others keep their tombstones.
+  healed = true;
+  for (let i = 0; i < 3; i++) purge(reps[0]);
+
   const digests = reps.map((r) => digest(r.state));
-  return { digests, ops, replicas: reps.map((r) => r.state), settled };
+  return { digests, ops, replicas: reps.map((r) => r.state), settled, purgedMidway };
 }
 
 /** The convergence and final-state checks on a healed history. */

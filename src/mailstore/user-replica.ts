@@ -17,11 +17,14 @@ import {
   messageEntries,
   messages,
   pendingReassignments,
+  purgeTombstones,
   serializeState,
+  tombstones,
   uidNext,
   versionVector,
   type ApplyResult,
   type MessageRecord,
+  type Tombstone,
   type UserState,
 } from "../crdt";
 import type { Effect, Op, Tag, VersionVector } from "../crdt/types";
@@ -265,6 +268,20 @@ export class UserReplica {
 
   private checkUsable(): void {
     if (this.broken) throw new StoreError("SERVERBUG", "mail store failed to write; reconnect");
+  }
+
+  /** The expunged messages the state still holds (replication decides when they may go). */
+  tombstones(): Tombstone[] {
+    return tombstones(this.state);
+  }
+
+  /**
+   * Drops tombstones that are stable (see src/replication/tombstone-stability.ts).
+   * Nothing is written: the next snapshot is smaller, and a restart from an
+   * older one brings them back until they are purged again.
+   */
+  purgeTombstones(which: readonly Tombstone[]): number {
+    return purgeTombstones(this.state, which);
   }
 
   recentlyRemoved(mailboxId: Tag, uid: number): MessageRecord | undefined {

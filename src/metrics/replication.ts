@@ -13,6 +13,7 @@ export const REPLICATION_FAMILIES = [
   "charon_replication_bytes_shipped_total",
   "charon_replication_snapshots_total",
   "charon_replication_ops_compacted_total",
+  "charon_tombstones_purged_total",
   "charon_uid_reassignments_total",
   "charon_uidvalidity_changes_total",
 ] as const;
@@ -34,13 +35,18 @@ export function replicationMetrics(registry: Registry): ReplicatorMetrics {
   const bytes = new Counter({ name: "charon_replication_bytes_shipped_total", help: "Bytes of replication messages sent, blobs included", labelNames: ["peer"] as const, registers });
   const snapshots = new Counter({ name: "charon_replication_snapshots_total", help: "State snapshots sent to peers whose ops were compacted away", registers });
   const compacted = new Counter({ name: "charon_replication_ops_compacted_total", help: "Ops removed from the op log by compaction (every replica had acknowledged them)", registers });
+  const purged = new Counter({
+    name: "charon_tombstones_purged_total",
+    help: "Expunged messages dropped from memory once every replica had their removal and every op concurrent with it",
+    registers,
+  });
   const reassigned = new Counter({ name: "charon_uid_reassignments_total", help: "Messages given a fresh UID after concurrent writes claimed the same one", registers });
   const uidValidity = new Counter({
     name: "charon_uidvalidity_changes_total",
     help: "UIDVALIDITY changes (the last resort of DESIGN.md; reassignment has always sufficed so far)",
     registers,
   });
-  for (const c of [applied, snapshots, compacted, reassigned, uidValidity]) c.inc(0);
+  for (const c of [applied, snapshots, compacted, purged, reassigned, uidValidity]) c.inc(0);
   return {
     lag: (peer, s) => lag.set({ peer }, s),
     ackLatency: (peer, s) => ack.observe({ peer }, s),
@@ -52,5 +58,6 @@ export function replicationMetrics(registry: Registry): ReplicatorMetrics {
     uidReassigned: (n) => reassigned.inc(n),
     snapshotSent: () => snapshots.inc(),
     opsCompacted: (n) => compacted.inc(n),
+    tombstonesPurged: (n) => purged.inc(n),
   };
 }

@@ -19,8 +19,9 @@ export async function heldMail(store: LevelMailStore): Promise<{ users: Array<{ 
 
 /**
  * Admin `/replica?user=NAME`: one user's replica as this node holds it (state
- * digest, version vector, every mailbox with its messages by UID, body digest
- * and flags), for operators comparing replicas and for the history checker.
+ * digest, version vector, tombstones not yet purged, every mailbox with its
+ * messages by UID, body digest and flags), for operators comparing replicas
+ * and for the history checker.
  */
 export async function replicaView(store: LevelMailStore, user: string | null): Promise<unknown> {
   if (!user || !(await storedUsers(store.db)).includes(user)) return undefined;
@@ -31,6 +32,8 @@ export async function replicaView(store: LevelMailStore, user: string | null): P
     user,
     digest: digest(state),
     vv: replica.versionVector(),
+    // Expunged messages still held in memory until every replica is past them.
+    tombstones: replica.tombstones().length,
     mailboxes: listMailboxes(state).map((m) => ({
       name: m.name,
       uidValidity: m.uidValidity,

@@ -29,6 +29,7 @@ interface Counters extends ReplicatorMetrics {
   bytes: number;
   applied: number;
   reassigned: number;
+  purged: number;
 }
 
 function counters(): Counters {
@@ -39,6 +40,7 @@ function counters(): Counters {
     bytes: 0,
     applied: 0,
     reassigned: 0,
+    purged: 0,
     lag: () => undefined,
     ackLatency: () => undefined,
     outboxDepth: () => undefined,
@@ -48,6 +50,7 @@ function counters(): Counters {
     opsBuffered: () => undefined,
     uidReassigned: (n) => void (c.reassigned += n),
     opsCompacted: () => undefined,
+    tombstonesPurged: (n) => void (c.purged += n),
   };
   return c;
 }
@@ -303,6 +306,34 @@ describe("Replicator", () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(a.r.holds("elsewhere")).toBe(false);
     expect(a.r.holds("mine")).toBe(true);
+  });
+
+  it("purges expunged messages from memory once every replica has the expunges and what was concurrent with them", async () => {
+    const [a, b] = await compactingPair();
+    const ua = await a.t.store.forUser("u");
+    for (let i = 0; i < 5; i++) await ua.append("INBOX", message(`m${i}`, `body ${i}`), []);
+    const box = await ua.open("INBOX", false);
+    await box.store([1, 2, 3], "add", ["\\Deleted"]);
+    await box.expunge();
+    await converged([a, b], "u");
+    const tombstonesOf = async (n: Node) => (await n.t.store.replica("u")).tombstones().length;
+    expect(await tombstonesOf(a)).toBe(3);
+    expect(await tombstonesOf(b)).toBe(3);
+    // One round captures them, one sees them everywhere, one sees everything concurrent everywhere.
+    await eventually("both purged", async () => {
+      await Promise.all([a.r.compactRound(), b.r.compactRound()]);
+      return (await tombstonesOf(a)) === 0 && (await tombstonesOf(b)) === 0;
+    });
+    expect(a.m.purged).toBe(3);
+    expect(b.m.purged).toBe(3);
+    await converged([a, b], "u");
+    for (const n of [a, b]) {
+      expect((await (await n.t.store.forUser("u")).open("INBOX", true)).messages().map((m) => m.uid)).toEqual([4, 5]);
+    }
+    // Later writes carry on as before: the purged uids are not handed out again.
+    await ua.append("INBOX", message("later", "after the purge"), []);
+    await converged([a, b], "u");
+    expect((await (await b.t.store.forUser("u")).open("INBOX", true)).messages().map((m) => m.uid)).toEqual([4, 5, 6]);
   });
 
   it("compacts the log once every replica acknowledged, and a new replica starts from a snapshot plus later ops", async () => {

@@ -6,9 +6,11 @@
 // also how a peer learns what we have: our vectors are our acknowledgements).
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
+import { commonVector } from "../crdt/causality";
 import type { Op, VersionVector } from "../crdt/types";
 import { storedUsers, type LevelMailStore } from "../mailstore";
 import { CausalInbox } from "./causal-inbox";
+import { TombstoneStability } from "./tombstone-stability";
 import { PeerSession, type ReplicationMetricsSink, type SessionHost } from "./peer-session";
 
 export interface ReplicatorMetrics extends ReplicationMetricsSink {
@@ -16,6 +18,7 @@ export interface ReplicatorMetrics extends ReplicationMetricsSink {
   opsBuffered(n: number): void;
   uidReassigned(n: number): void;
   opsCompacted(n: number): void;
+  tombstonesPurged(n: number): void;
 }
 
 export interface ReplicatorOptions {
@@ -51,6 +54,7 @@ export class Replicator implements SessionHost {
   /** Users with new ops since the last compaction round, and the floor each was last compacted to. */
   private readonly touched = new Set<string>();
   private readonly floors = new Map<string, VersionVector>();
+  private readonly stability = new TombstoneStability();
   private unsubscribe: (() => void) | undefined;
   private readonly now: () => number;
 
@@ -106,11 +110,14 @@ export class Replicator implements SessionHost {
         continue;
       }
       const ours = await this.vectorOf(user);
-      const floor: VersionVector = {};
-      for (const [origin, seq] of Object.entries(ours)) floor[origin] = Math.min(seq, ...acks.map((a) => a[origin] ?? 0));
+      const floor = commonVector([ours, ...acks]);
       const total = (v: VersionVector) => Object.values(v).reduce((a, b) => a + b, 0);
-      // Each compaction writes a snapshot: a mailbox filling up must not stall the node every round.
       const replica = await this.opts.store.replica(user);
+      const stable = this.stability.step(user, [ours, ...acks], () => replica.tombstones());
+      if (stable.length > 0) this.metrics?.tombstonesPurged(replica.purgeTombstones(stable));
+      // A generation of tombstones on its way needs another look even if the user stays quiet.
+      if (this.stability.pending(user)) this.touched.add(user);
+      // Each compaction writes a snapshot: a mailbox filling up must not stall the node every round.
       if (!replica.snapshotWorthAfter(total(floor) - total(this.floors.get(user) ?? {}), this.opts.compactMinOps ?? 1000)) {
         this.touched.add(user);
         continue;
