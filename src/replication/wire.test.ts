@@ -1,4 +1,6 @@
 import fc from "fast-check";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import type { Op } from "../crdt/types";
 import { CausalInbox } from "./causal-inbox";
@@ -6,7 +8,42 @@ import { encodeMessage, MAX_MESSAGE_BYTES, MessageDecoder, WireError, type Repli
 
 const op = (replica: string, seq: number, deps: Record<string, number> = {}): Op => ({ id: { replica, seq }, deps, effects: [] });
 
+/** The heap after a full collection (gc exposed at run time, as `node --expose-gc` would). */
+function heapAfterGc(): number {
+  setFlagsFromString("--expose_gc");
+  (runInNewContext("gc") as () => void)();
+  return process.memoryUsage().heapUsed;
+}
+
 describe("replication wire", () => {
+  it("decoded ops hold strings of their own, not slices that keep their whole frame alive", () => {
+    const frames: Buffer[] = [];
+    for (let i = 1; i <= 20_000; i++) {
+      const add: Op = {
+        id: { replica: "r9f3a2b1c0d4e5f60", seq: i },
+        deps: { r9f3a2b1c0d4e5f60: i - 1, genesis: 1 },
+        effects: [
+          { type: "message.add", mailboxId: "default:INBOX", messageId: `r9f3a2b1c0d4e5f60:${i}:0`, blob: "ab".repeat(32), size: 1000, internalDate: 1, flags: ["\\Seen"], uid: i },
+        ],
+      };
+      frames.push(encodeMessage({ t: "ops", user: "bench0001", ops: [add] }));
+    }
+    const d = new MessageDecoder();
+    const before = heapAfterGc();
+    // What the CRDT state keeps of an added message: its id and its blob digest.
+    const kept: string[] = [];
+    for (const f of frames) {
+      for (const m of d.push(f)) {
+        const e = (m as Extract<ReplicationMessage, { t: "ops" }>).ops[0]!.effects[0] as Extract<Op["effects"][number], { type: "message.add" }>;
+        kept.push(e.messageId, e.blob);
+      }
+    }
+    const grown = heapAfterGc() - before;
+    expect(kept).toHaveLength(40_000);
+    // ~0.8 MB of strings and array; with slices of the frames' strings, 5.75 MB.
+    expect(grown).toBeLessThan(2.5 * 1024 * 1024);
+  });
+
   it("decodes what it encodes, however the bytes are cut", () => {
     const messages: ReplicationMessage[] = [
       { t: "vv", users: { alice: { a: 3, b: 1 } }, full: true },

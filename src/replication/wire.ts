@@ -53,6 +53,18 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/**
+ * msgpackr's native string extraction hands out a frame's short strings as
+ * slices of one string that holds them all, and a slice keeps that string
+ * alive. Ops outlive their frame (their tags, blob digests and flags stay in
+ * the CRDT state), so they are rebuilt from strings of their own: 20,000 ops
+ * decoded, keeping two strings of each, held 5.75 MB of frames against 0.81
+ * MB without the native extraction.
+ */
+function detached<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
 /** Shape checks: a peer is authenticated, but its bytes are still input. */
 export function validateMessage(v: unknown): ReplicationMessage {
   if (!isObject(v) || typeof v.t !== "string") throw new WireError("not a replication message");
@@ -65,7 +77,7 @@ export function validateMessage(v: unknown): ReplicationMessage {
       return v as ReplicationMessage;
     case "ops":
       if (typeof v.user !== "string" || !Array.isArray(v.ops)) throw new WireError("bad ops");
-      return v as ReplicationMessage;
+      return { ...v, ops: detached(v.ops) } as ReplicationMessage;
     case "want":
       if (!Array.isArray(v.shas) || !v.shas.every((s) => typeof s === "string")) throw new WireError("bad want");
       return v as ReplicationMessage;
