@@ -26,6 +26,28 @@ async function sync(from: LevelMailStore, to: LevelMailStore, user: string): Pro
 }
 
 describe("remote ops", () => {
+  it("keeps a removed message for FETCH only where a session watches its mailbox", async () => {
+    const a = await tempStore({ replicaId: "w1" });
+    const b = await tempStore({ replicaId: "s1" });
+    temps.push(a, b);
+    const ua = await a.store.forUser("u");
+    for (let i = 1; i <= 2; i++) await ua.append("INBOX", message(`m${i}`, `body ${i}`), ["\\Deleted"]);
+    await sync(a.store, b.store, "u");
+    const watched = await (await b.store.forUser("u")).open("INBOX", true);
+    watched.watch(() => undefined);
+    const box = await ua.open("INBOX", false);
+    await box.expunge([1]);
+    await sync(a.store, b.store, "u");
+    // b's session still numbers message 1 until it is told: b keeps it. Nobody on a watches INBOX.
+    expect(watched.removedMessage(1)?.uid).toBe(1);
+    expect(box.removedMessage(1)).toBeUndefined();
+    // Once nobody on b watches either, a removal is not kept there (a storage node, say, keeps none).
+    watched.close();
+    await box.expunge([2]);
+    await sync(a.store, b.store, "u");
+    expect((await (await b.store.forUser("u")).open("INBOX", true)).removedMessage(2)).toBeUndefined();
+  });
+
   it("merges a split brain: the losing messages get fresh UIDs and every replica converges", async () => {
     const a = await tempStore({ replicaId: "w1" });
     const b = await tempStore({ replicaId: "s1" });

@@ -288,9 +288,14 @@ export class UserReplica {
     return this.removed.get(`${mailboxId} ${uid}`);
   }
 
+  /**
+   * Only for mailboxes a session watches: a session that did not have the
+   * mailbox selected never numbered the message. A storage node, which serves
+   * no sessions while its worker is up, kept 10,000 per user for nothing.
+   */
   private rememberRemovals(op: Op): void {
     for (const e of op.effects) {
-      if (e.type !== "message.remove" && e.type !== "uid.reassign") continue;
+      if ((e.type !== "message.remove" && e.type !== "uid.reassign") || !this.watchers.has(e.mailboxId)) continue;
       for (const id of e.type === "message.remove" ? e.messageIds : [e.messageId]) {
         const r = messageById(this.state, e.mailboxId, id);
         if (!r) continue;
