@@ -87,7 +87,9 @@ export class Replicator implements SessionHost {
 
   /**
    * Compacts each recently changed user whose every other replica has a live
-   * stream and has acknowledged, up to what all of them (and we) have.
+   * stream and has acknowledged, up to what all of them (and we) have, and
+   * takes a step towards purging its tombstones on the same acknowledgements
+   * (TombstoneStability). Returns the ops compacted away.
    * Compactions are spread over `spreadMs`: done back to back, every user's
    * at once on every node, they stalled the sessions for a quarter of a second
    * every round.
