@@ -8,6 +8,7 @@ function fakeHandle(initial: number[], opts: { readOnly?: boolean } = {}) {
   const claimed = new Set<number>();
   const meta = (uid: number, flags: string[] = []): MessageMeta => ({ uid, flags, internalDate: 0, size: 10 });
   const list = initial.map((u) => meta(u));
+  const forgotten: number[] = [];
   const handle = {
     name: "INBOX",
     uidValidity: 7,
@@ -25,9 +26,11 @@ function fakeHandle(initial: number[], opts: { readOnly?: boolean } = {}) {
       return () => (listener = undefined);
     },
     close: () => undefined,
+    forgetRemoved: (uids: readonly number[]) => forgotten.push(...uids),
   } as unknown as MailboxHandle;
   return {
     handle,
+    forgotten,
     emit: (c: MailboxChange) => listener?.(c),
     add: (uid: number, flags: string[] = []) => listener?.({ kind: "added", message: meta(uid, flags) }),
     get watching() {
@@ -63,10 +66,22 @@ describe("SelectedView", () => {
     expect(v.isExpunged(1)).toBe(true);
     expect(v.seqOf(1)).toBe(1);
     // The count the client was given drops with the \Recent message it loses.
+    expect(f.forgotten).toEqual([]);
     expect(collect(v, true)).toEqual(["1 EXPUNGE", "3 RECENT"]);
+    // Told: the handle may drop the removed message it kept for FETCH.
+    expect(f.forgotten).toEqual([1]);
     expect(v.exists).toBe(3);
     expect(v.seqOf(4)).toBe(3);
     expect(collect(v, true)).toEqual([]);
+  });
+
+  it("lets the handle drop a removed message the client never heard of", () => {
+    const f = fakeHandle([1]);
+    const v = SelectedView.open(f.handle);
+    f.add(2);
+    f.emit({ kind: "removed", uid: 2 });
+    expect(collect(v, false)).toEqual([]);
+    expect(f.forgotten).toEqual([2]);
   });
 
   it("numbers several EXPUNGEs so each is valid after the previous", () => {

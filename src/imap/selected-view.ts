@@ -310,6 +310,7 @@ export class SelectedView {
       this.uids.splice(i, 1);
       this.forget(uid);
       this.recent.delete(uid);
+      this.handle.forgetRemoved([uid]);
       return;
     }
     this.expunged.add(uid);
@@ -326,6 +327,7 @@ export class SelectedView {
       this.recent.delete(uid);
       this.reported--;
     }
+    this.handle.forgetRemoved([...this.expunged]);
     this.expunged.clear();
   }
 

@@ -506,7 +506,7 @@ describe("concurrent sessions", () => {
     expect(g).toContain("* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {22}\r\nSubject: message 2\r\n\r\n)");
     expect(g).toContain("* 2 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {22}\r\nSubject: message 3\r\n\r\n FLAGS (\\Seen))");
     expect(g).toContain("b2b OK FETCH completed");
-    // Once the store has forgotten the removal (it keeps the last 10,000), FETCH answers NO and UID FETCH,
+    // A removed message the handle has no record of (none should happen): FETCH answers NO and UID FETCH,
     // which ignores a UID that does not exist (RFC 9051 §6.4.9), OK; both say [EXPUNGEISSUED].
     const forget = vi.spyOn(LevelMailboxHandle.prototype, "removedMessage").mockReturnValue(undefined);
     try {

@@ -91,10 +91,12 @@ export interface MailboxHandle {
    */
   messages(): readonly MessageMeta[];
   /**
-   * A message removed from the mailbox, as it was then, while the store still
-   * remembers it: sessions not yet told of the removal keep serving it.
+   * A message removed from the mailbox while this handle was watched, as it
+   * was then: a session not yet told of the removal keeps serving it.
    */
   removedMessage(uid: number): MessageMeta | undefined;
+  /** The session has told its client of these removals (or never numbered them): their records can go. */
+  forgetRemoved(uids: readonly number[]): void;
   /**
    * UIDs among `uids` that this handle is the first to see; RFC 3501 §2.3.2
    * \Recent belongs to exactly one session. Read-only handles claim nothing.

@@ -22,6 +22,8 @@ import type { LevelUserStore } from "./user-store";
 export class LevelMailboxHandle implements MailboxHandle {
   private readonly unwatchers = new Set<() => void>();
   private closed = false;
+  /** Messages removed while this handle watched, until its session has told its client (forgetRemoved). */
+  private readonly removed = new Map<number, MessageRecord>();
 
   constructor(
     private readonly owner: LevelUserStore,
@@ -124,7 +126,11 @@ export class LevelMailboxHandle implements MailboxHandle {
   }
 
   removedMessage(uid: number): MessageRecord | undefined {
-    return this.replica.recentlyRemoved(this.mailboxId, uid);
+    return this.removed.get(uid);
+  }
+
+  forgetRemoved(uids: readonly number[]): void {
+    for (const uid of uids) this.removed.delete(uid);
   }
 
   async search(key: SearchKey, seqOf: (uid: number) => number, recent: ReadonlySet<number>, removed: readonly number[] = []): Promise<number[]> {
@@ -143,7 +149,11 @@ export class LevelMailboxHandle implements MailboxHandle {
 
   watch(listener: (change: MailboxChange) => void): () => void {
     this.checkOpen();
-    const unwatch = this.replica.watch(this.mailboxId, this.uidValidity, listener);
+    const unwatch = this.replica.watch(this.mailboxId, this.uidValidity, (change) => {
+      if (change.kind !== "removed") return listener(change);
+      if (change.record) this.removed.set(change.uid, change.record);
+      listener({ kind: "removed", uid: change.uid });
+    });
     const remove = () => {
       unwatch();
       this.unwatchers.delete(remove);
@@ -155,6 +165,7 @@ export class LevelMailboxHandle implements MailboxHandle {
   close(): void {
     this.closed = true;
     for (const u of [...this.unwatchers]) u();
+    this.removed.clear();
   }
 
   private async transfer(uids: number[], destination: string, move: boolean): Promise<CopyResult> {

@@ -26,7 +26,7 @@ async function sync(from: LevelMailStore, to: LevelMailStore, user: string): Pro
 }
 
 describe("remote ops", () => {
-  it("keeps a removed message for FETCH only where a session watches its mailbox", async () => {
+  it("keeps a removed message for FETCH only in a handle that watches its mailbox, until its session told the client", async () => {
     const a = await tempStore({ replicaId: "w1" });
     const b = await tempStore({ replicaId: "s1" });
     temps.push(a, b);
@@ -41,6 +41,9 @@ describe("remote ops", () => {
     // b's session still numbers message 1 until it is told: b keeps it. Nobody on a watches INBOX.
     expect(watched.removedMessage(1)?.uid).toBe(1);
     expect(box.removedMessage(1)).toBeUndefined();
+    // The session told its client: the record goes.
+    watched.forgetRemoved([1]);
+    expect(watched.removedMessage(1)).toBeUndefined();
     // Once nobody on b watches either, a removal is not kept there (a storage node, say, keeps none).
     watched.close();
     await box.expunge([2]);

@@ -34,7 +34,6 @@ import type { CommitQueue } from "./commit-queue";
 import { keys, PREFIX_END, unescapeKeyPart } from "./keys";
 import type { BatchOp, Db } from "./leveldb";
 import { causalOrder, isCausallyReady, opPut, readOpsAfter } from "./oplog";
-import { BoundedMap } from "../util/bounded-map";
 
 
 export interface Logger {
@@ -68,12 +67,18 @@ export interface Attachments {
   settle?: () => void;
 }
 
+/**
+ * A change as a mailbox handle hears it: a removal carries the message as it
+ * was, for the session that still numbers it (the handle keeps it until the
+ * session has told its client).
+ */
+export type ReplicaChange = Exclude<MailboxChange, { kind: "removed" }> | { kind: "removed"; uid: number; record?: MessageRecord };
+
 interface Watcher {
   uidValidity: number;
-  listener: (change: MailboxChange) => void;
+  listener: (change: ReplicaChange) => void;
 }
 
-const REMOVED_KEPT = 10_000;
 
 export class UserReplica {
   private seq: number;
@@ -82,11 +87,6 @@ export class UserReplica {
   /** Highest UID some session has been told is \Recent, per mailbox id. */
   private readonly recentClaimed: Map<Tag, number>;
   private lastUidValidity = 0;
-  /**
-   * Records of messages removed lately. A session that has not yet been told
-   * of an EXPUNGE may still FETCH the message (RFC 3501 §7.4.1 allows serving it).
-   */
-  private readonly removed = new BoundedMap<string, MessageRecord>(REMOVED_KEPT);
   /** The ops on disk: the state's vector less the ops still waiting for their commit. */
   private readonly durableVv: VersionVector;
   private broken: Error | undefined;
@@ -206,7 +206,7 @@ export class UserReplica {
     return isCausallyReady(op, versionVector(this.state));
   }
 
-  watch(mailboxId: Tag, uidValidity: number, listener: (change: MailboxChange) => void): () => void {
+  watch(mailboxId: Tag, uidValidity: number, listener: (change: ReplicaChange) => void): () => void {
     let set = this.watchers.get(mailboxId);
     if (!set) this.watchers.set(mailboxId, (set = new Set()));
     const w: Watcher = { uidValidity, listener };
@@ -284,30 +284,30 @@ export class UserReplica {
     return purgeTombstones(this.state, which);
   }
 
-  recentlyRemoved(mailboxId: Tag, uid: number): MessageRecord | undefined {
-    return this.removed.get(`${mailboxId} ${uid}`);
-  }
-
   /**
-   * Only for mailboxes a session watches: a session that did not have the
-   * mailbox selected never numbered the message. A storage node, which serves
-   * no sessions while its worker is up, kept 10,000 per user for nothing.
+   * The records `op` is about to remove from watched mailboxes, by "mailbox
+   * uid", taken before it applies: a session that has not yet been told of an
+   * EXPUNGE may still FETCH the message (RFC 3501 §7.4.1 allows serving it).
+   * Only watched mailboxes: a session that did not have the mailbox selected
+   * never numbered the message.
    */
-  private rememberRemovals(op: Op): void {
+  private recordsRemovedBy(op: Op): Map<string, MessageRecord> | undefined {
+    let out: Map<string, MessageRecord> | undefined;
     for (const e of op.effects) {
       if ((e.type !== "message.remove" && e.type !== "uid.reassign") || !this.watchers.has(e.mailboxId)) continue;
       for (const id of e.type === "message.remove" ? e.messageIds : [e.messageId]) {
         const r = messageById(this.state, e.mailboxId, id);
-        if (!r) continue;
-        this.removed.set(`${r.mailboxId} ${r.uid}`, r);
+        if (r) (out ??= new Map()).set(`${r.mailboxId} ${r.uid}`, r);
       }
     }
+    return out;
   }
 
   private apply(op: Op, local: boolean, attachments?: Attachments): Promise<void> {
     let result: ApplyResult;
+    let removedRecords: Map<string, MessageRecord> | undefined;
     try {
-      this.rememberRemovals(op);
+      removedRecords = this.recordsRemovedBy(op);
       result = applyOp(this.state, op);
     } catch (err) {
       attachments?.settle?.();
@@ -342,7 +342,7 @@ export class UserReplica {
         throw new StoreError("SERVERBUG", "could not write change to disk");
       },
     );
-    this.notify(result);
+    this.notify(result, removedRecords);
     const owed = result.reassign.filter((r) => r.origin === this.ctx.replicaId);
     if (owed.length > 0) this.issueReassign(owed);
     return durable;
@@ -374,14 +374,14 @@ export class UserReplica {
     res?.durable.catch((err: unknown) => this.ctx.log?.error({ err, user: this.user }, "uid reassignment not written"));
   }
 
-  private notify(result: ApplyResult): void {
+  private notify(result: ApplyResult, removedRecords?: ReadonlyMap<string, MessageRecord>): void {
     // A message added and removed by the same op (MOVE within a mailbox, say) never existed for a session.
     const vanished = new Set<string>();
     for (const c of result.changes) {
       if (!("mailboxId" in c)) continue;
       const watchers = this.watchers.get(c.mailboxId);
       if (!watchers || watchers.size === 0) continue;
-      let change: MailboxChange | undefined;
+      let change: ReplicaChange | undefined;
       switch (c.kind) {
         case "message.added": {
           const r = messageByUid(this.state, c.mailboxId, c.uid);
@@ -390,7 +390,7 @@ export class UserReplica {
           break;
         }
         case "message.removed":
-          if (!vanished.delete(`${c.mailboxId} ${c.uid}`)) change = { kind: "removed", uid: c.uid };
+          if (!vanished.delete(`${c.mailboxId} ${c.uid}`)) change = { kind: "removed", uid: c.uid, record: removedRecords?.get(`${c.mailboxId} ${c.uid}`) };
           break;
         case "flags": {
           const r = messageById(this.state, c.mailboxId, c.messageId);

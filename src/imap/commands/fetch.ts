@@ -130,7 +130,7 @@ function metaOnly(a: FetchAttribute): a is FetchAttribute & { kind: IndexAttribu
  * The requested messages, with the store's record of each looked up in one
  * synchronous pass. A message another session expunged, which this session
  * has not been told of yet, is served as it was (RFC 2180 §4.1.1, as Dovecot
- * does) while the store remembers it. One that cannot be served makes the
+ * does) from the record its handle kept. One that cannot be served makes the
  * reply NO [EXPUNGEISSUED] to FETCH (RFC 2180 §4.1.2); UID FETCH answers OK
  * [EXPUNGEISSUED], since a UID that no longer exists is ignored without an
  * error (RFC 9051 §6.4.9).
