@@ -3,8 +3,8 @@
 // expunge made concurrently must find it gone, and its uid claim must retire
 // the uid if a concurrent add claimed the same one. Once the removal and
 // every op concurrent with it have reached every replica, nothing can name
-// the message again and it can go. When that is, is the shell's knowledge
-// (acknowledgements); here is only what it does to the state.
+// the message again and it can go. Only the shell can tell when that is (it
+// has the acknowledgements); this file only does the purge.
 //
 // A purge is local and changes nothing observable: the digest leaves
 // tombstones out, and maxClaimed stays, so a purged uid is never handed out
