@@ -12,7 +12,7 @@
 import { applyOp, buildReassigns, createState, genesisOp, pendingReassignments, reassignBlockers, versionVector, type Op, type UserState, type VersionVector } from "../src/crdt";
 import { isDelivered, mergeVectors } from "../src/crdt/causality";
 import { CausalInbox } from "../src/replication/causal-inbox";
-import { ACTIONS, localEffects, type Action, type RunResult } from "./sim";
+import { ACTION_WEIGHTS, localEffects, type Action, type RunResult } from "./sim";
 
 type Msg = { from: number; to: number; kind: "ops"; ops: Op[] } | { from: number; to: number; kind: "vv"; vv: VersionVector; full: boolean };
 
@@ -43,7 +43,7 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-const ACTION_NAMES = ACTIONS.flatMap(({ weight }, i) => Array<number>(weight).fill(i));
+const ACTION_NAMES = ACTION_WEIGHTS.flatMap(([action, weight]) => Array<Action>(weight).fill(action));
 
 export function runProtocolSchedule(seed: number, opts: ProtocolSimOptions): RunResult & { acknowledged: Op[] } {
   const rnd = mulberry32(seed);
@@ -144,7 +144,7 @@ export function runProtocolSchedule(seed: number, opts: ProtocolSimOptions): Run
     if (roll < 0.3) {
       const i = int(reps.length);
       if (!reps[i]!.up) continue;
-      const action = actionAt(ACTION_NAMES[int(ACTION_NAMES.length)]!);
+      const action = ACTION_NAMES[int(ACTION_NAMES.length)]!;
       const r = reps[i]!;
       // Tags are made from the op id, so the effects are built for the seq the op will get.
       const seq = (versionVector(r.state)[r.id] ?? 0) + 1;
@@ -212,8 +212,3 @@ export function runProtocolSchedule(seed: number, opts: ProtocolSimOptions): Run
   };
 }
 
-/** ACTIONS (sim.ts) lists its actions as constant arbitraries; their order is this one. */
-const ACTION_ORDER: Action[] = ["append", "append2", "move", "expunge", "flags", "create", "rename", "delete", "subscribe", "unsubscribe", "reassign"];
-function actionAt(index: number): Action {
-  return ACTION_ORDER[index]!;
-}

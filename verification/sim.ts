@@ -80,19 +80,24 @@ export interface History {
   seed: number;
 }
 
-export const ACTIONS: Array<{ arbitrary: fc.Arbitrary<Action>; weight: number }> = [
-  { arbitrary: fc.constant<Action>("append"), weight: 6 },
-  { arbitrary: fc.constant<Action>("append2"), weight: 2 },
-  { arbitrary: fc.constant<Action>("move"), weight: 2 },
-  { arbitrary: fc.constant<Action>("expunge"), weight: 2 },
-  { arbitrary: fc.constant<Action>("flags"), weight: 4 },
-  { arbitrary: fc.constant<Action>("create"), weight: 2 },
-  { arbitrary: fc.constant<Action>("rename"), weight: 2 },
-  { arbitrary: fc.constant<Action>("delete"), weight: 2 },
-  { arbitrary: fc.constant<Action>("subscribe"), weight: 1 },
-  { arbitrary: fc.constant<Action>("unsubscribe"), weight: 1 },
-  { arbitrary: fc.constant<Action>("reassign"), weight: 2 },
+/** How often each action is drawn, relative to the others. */
+export const ACTION_WEIGHTS: ReadonlyArray<readonly [Action, number]> = [
+  ["append", 6],
+  ["append2", 2],
+  ["move", 2],
+  ["expunge", 2],
+  ["flags", 4],
+  ["create", 2],
+  ["rename", 2],
+  ["delete", 2],
+  ["subscribe", 1],
+  ["unsubscribe", 1],
+  ["reassign", 2],
 ];
+
+const weighted = (table: ReadonlyArray<readonly [Action, number]>) => table.map(([a, weight]) => ({ arbitrary: fc.constant(a), weight }));
+
+export const ACTIONS: Array<{ arbitrary: fc.Arbitrary<Action>; weight: number }> = weighted(ACTION_WEIGHTS);
 
 export function localCmdArb(replicas: number, actions = ACTIONS): fc.Arbitrary<LocalCmd> {
   return fc.record({
@@ -140,7 +145,7 @@ export function historyArb(opts: {
  */
 export function churnHistoryArb(): fc.Arbitrary<History> {
   const churn = new Set<Action>(["append", "expunge", "flags"]);
-  const actions = [...churn].map((a) => ({ arbitrary: fc.constant(a), weight: ACTIONS.find((x) => fc.sample(x.arbitrary, 1)[0] === a)!.weight }));
+  const actions = weighted(ACTION_WEIGHTS.filter(([a]) => churn.has(a)));
   return historyArb({ replicas: 2, maxCmds: 60, actions, deliverWeight: 10, purgeWeight: 4 });
 }
 

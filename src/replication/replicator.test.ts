@@ -97,12 +97,12 @@ async function link(a: Node, b: Node): Promise<Pair & { session: PeerSession; he
 }
 
 /** Polls `check` until it holds (bounded). */
-async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+async function eventually(what: string | (() => string), check: () => boolean | Promise<boolean>): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`never: ${what}`);
+  throw new Error(`never: ${typeof what === "string" ? what : what()}`);
 }
 
 /** A worker w1 and a storage s1, linked, each holding every user and compacting once both acknowledged. */
@@ -124,12 +124,14 @@ async function digestOf(n: Node, user: string): Promise<string> {
 /** Polls until every node has the same digest for `user` (bounded). */
 async function converged(nodes: Node[], user: string): Promise<string> {
   let digests: string[] = [];
-  for (let i = 0; i < 200; i++) {
-    digests = await Promise.all(nodes.map((n) => digestOf(n, user)));
-    if (new Set(digests).size === 1) return digests[0]!;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`no convergence: ${digests.join(" ")}`);
+  await eventually(
+    () => `convergence: ${digests.join(" ")}`,
+    async () => {
+      digests = await Promise.all(nodes.map((n) => digestOf(n, user)));
+      return new Set(digests).size === 1;
+    },
+  );
+  return digests[0]!;
 }
 
 describe("Replicator", () => {
