@@ -1,14 +1,14 @@
 import { scryptSync } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { getPriority } from "node:os";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { hashPassword, verifyPassword } from "./password";
 import { ScryptThreads } from "./scrypt-threads";
 
 const OPTIONS = { N: 1 << 10, r: 8, p: 1, maxmem: 32 * 1024 * 1024 };
 const pools: ScryptThreads[] = [];
-function pool(size: number): ScryptThreads {
-  const p = new ScryptThreads(size);
+function pool(size: number, idleMs?: number): ScryptThreads {
+  const p = new ScryptThreads(size, undefined, idleMs);
   pools.push(p);
   return p;
 }
@@ -58,6 +58,22 @@ describe("ScryptThreads", () => {
     expect(threadNiceValues().filter((n) => n === base + 10)).toHaveLength(2);
     // The calling thread keeps its priority.
     expect(getPriority()).toBe(base);
+  });
+
+  it("ends a thread left idle, and starts a new one for the next call", async () => {
+    const threads = pool(2, 50);
+    const tasks = () => readdirSync("/proc/self/task").length;
+    const before = tasks();
+    await Promise.all([threads.derive("pw", Buffer.from("s1"), 32, OPTIONS), threads.derive("pw", Buffer.from("s2"), 32, OPTIONS)]);
+    expect(threads.threadCount).toBe(2);
+    expect(tasks()).toBeGreaterThan(before);
+    await vi.waitFor(() => {
+      expect(threads.threadCount).toBe(0);
+      expect(tasks()).toBeLessThanOrEqual(before);
+    }, { timeout: 5000 });
+    const key = await threads.derive("pw", Buffer.from("s3"), 32, OPTIONS);
+    expect(key.equals(scryptSync("pw", Buffer.from("s3"), 32, OPTIONS))).toBe(true);
+    expect(threads.threadCount).toBe(1);
   });
 
   it("close() rejects queued and later calls and ends its threads", async () => {

@@ -44,18 +44,31 @@ interface Job {
 interface Thread {
   worker: Worker;
   job: Job | undefined;
+  idleTimer?: NodeJS.Timeout;
 }
 
 /**
- * A pool of `size` threads; further calls queue. Threads start on first use
- * and hold the process open only while they have work.
+ * How long a thread with nothing to do is kept. Each holds a V8 isolate (about
+ * 10 MB resident) that only bursts of cold logins need, and a burst keeps its
+ * threads busy; a fresh thread starts in milliseconds, far less than one hash.
+ */
+const IDLE_THREAD_MS = 60_000;
+
+/**
+ * A pool of `size` threads; further calls queue. Threads start on first use,
+ * hold the process open only while they have work, and end after `idleMs`
+ * without any.
  */
 export class ScryptThreads {
   private readonly threads: Thread[] = [];
   private readonly queue: Job[] = [];
   private closed = false;
 
-  constructor(private readonly size: number, private readonly nice = NICE_INCREMENT) {}
+  constructor(
+    private readonly size: number,
+    private readonly nice = NICE_INCREMENT,
+    private readonly idleMs = IDLE_THREAD_MS,
+  ) {}
 
   readonly derive: ScryptFunction = (password, salt, keyLength, options) =>
     new Promise<Buffer>((resolve, reject) => {
@@ -72,7 +85,7 @@ export class ScryptThreads {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new Error("password hashing is shut down"));
-    await Promise.all(this.threads.splice(0).map((t) => t.worker.terminate()));
+    await Promise.all(this.threads.splice(0).map((t) => (clearTimeout(t.idleTimer), t.worker.terminate())));
   }
 
   private dispatch(): void {
@@ -80,6 +93,7 @@ export class ScryptThreads {
       const thread = this.threads.find((t) => t.job === undefined) ?? this.spawn();
       if (!thread) return;
       const job = this.queue.shift()!;
+      clearTimeout(thread.idleTimer);
       thread.job = job;
       thread.worker.ref();
       thread.worker.postMessage({ password: job.password, salt: job.salt, keyLength: job.keyLength, options: job.options });
@@ -96,6 +110,7 @@ export class ScryptThreads {
       if (msg.key) job?.resolve(Buffer.from(msg.key.buffer, msg.key.byteOffset, msg.key.byteLength));
       else job?.reject(new Error(msg.error ?? "scrypt failed"));
       this.dispatch();
+      if (thread.job === undefined) thread.idleTimer = setTimeout(() => this.retire(thread), this.idleMs).unref();
     });
     // A thread that dies takes only its own job with it; the next call starts a new one.
     const lost = (err: Error) => {
@@ -109,5 +124,12 @@ export class ScryptThreads {
     thread.worker.on("exit", (code) => lost(new Error(`password hashing thread exited (${code})`)));
     this.threads.push(thread);
     return thread;
+  }
+
+  private retire(thread: Thread): void {
+    const i = this.threads.indexOf(thread);
+    if (i < 0 || thread.job !== undefined) return;
+    this.threads.splice(i, 1);
+    void thread.worker.terminate();
   }
 }
