@@ -185,17 +185,16 @@ export async function plutoScenario(opts: BenchOptions, start: ServerFactory, se
   figures.push(figure({ group: "sessions", metric: "sessions/s", unit: "ops/s", better: "higher", values: vals((p) => p.sessions / p.wallS) }));
   type Row = [name: string, of: (p: PlutoRun) => LatencySummary | undefined];
   const rows: Row[] = [["first LOGIN", (p) => p.firstLogin.LOGIN], ...REPORTED.map((cmd): Row => [cmd, (p) => p.perCommand[cmd]])];
-  for (const [name, of] of rows) {
-    const group = name;
+  for (const [group, of] of rows) {
     for (const q of ["p50", "p99"] as const) {
-      const f = figure({ group, metric: `${name} ${q}`, unit: "ms", better: "lower", values: vals((p) => of(p)?.[q] ?? NaN) });
+      const f = figure({ group, metric: `${group} ${q}`, unit: "ms", better: "lower", values: vals((p) => of(p)?.[q] ?? NaN) });
       const judged: boolean[] = [];
       if (f.ratio !== undefined) judged.push(f.ratio <= 1);
       if (f.ratioPluto !== undefined) judged.push(f.ratioPluto <= 0.5);
       if (judged.length) f.target = { text: raw.pluto ? "<= Dovecot's and <= 0.5x pluto's" : "<= Dovecot's (pluto not run)", met: judged.every(Boolean) };
       figures.push(f);
     }
-    figures.push(figure({ group, metric: `${name} count`, unit: "ops", better: "higher", values: vals((p) => of(p)?.count ?? 0) }));
+    figures.push(figure({ group, metric: `${group} count`, unit: "ops", better: "higher", values: vals((p) => of(p)?.count ?? 0) }));
   }
   figures.push(figure({ group: "load", metric: "generator CPU", unit: "cores", better: "lower", values: vals((p) => p.generatorCores) }));
   figures.push(figure({ group: "load", metric: "server CPU", unit: "cores", better: "lower", values: vals((p) => p.serverCores) }));

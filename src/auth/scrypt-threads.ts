@@ -49,7 +49,7 @@ interface Thread {
 
 /**
  * How long a thread with nothing to do is kept. Each holds a V8 isolate (about
- * 10 MB resident) that only bursts of cold logins need, and a burst keeps its
+ * 7 MB resident) that only bursts of cold logins need, and a burst keeps its
  * threads busy; a fresh thread starts in milliseconds, far less than one hash.
  */
 const IDLE_THREAD_MS = 60_000;
