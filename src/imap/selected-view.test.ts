@@ -84,6 +84,15 @@ describe("SelectedView", () => {
     expect(f.forgotten).toEqual([2]);
   });
 
+  it("lets the handle drop a removed message this view never numbered", () => {
+    const f = fakeHandle([1]);
+    const v = SelectedView.open(f.handle);
+    f.emit({ kind: "removed", uid: 9 });
+    expect(collect(v, true)).toEqual([]);
+    expect(f.forgotten).toEqual([9]);
+    expect(v.exists).toBe(1);
+  });
+
   it("numbers several EXPUNGEs so each is valid after the previous", () => {
     const f = fakeHandle([1, 2, 3, 4, 5]);
     const v = SelectedView.open(f.handle);

@@ -303,7 +303,11 @@ export class SelectedView {
 
   private remove(uid: number, flagChanges: Map<number, string[]>): void {
     const i = this.indexOf(uid);
-    if (i < 0) return;
+    if (i < 0) {
+      // Not one this view numbers: nothing to tell the client, so nothing to keep for it.
+      this.handle.forgetRemoved([uid]);
+      return;
+    }
     flagChanges.delete(uid);
     if (i >= this.reported) {
       // The client never heard of it: it can vanish silently.
