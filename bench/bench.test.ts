@@ -10,7 +10,6 @@ import { histogramBuckets, histogramQuantile, parsePrometheus } from "./scenario
 import { figure } from "./scenarios/common";
 import { parseNodeLine, parseReadyLine } from "./servers/charon";
 import { dovecotConf } from "./dovecot";
-import { readPlutoConfig } from "./servers/pluto";
 import { table } from "./report";
 import { parseBenchArgs } from "./run";
 import { benchMbox, parseImaptestOutput } from "./scenarios/imaptest";
@@ -202,12 +201,6 @@ describe("server plumbing", () => {
     expect(c).toMatch(/mail_max_userip_connections = 5100/);
     expect(c).toMatch(/^mail_location = maildir:\/t\/mail\/%u\/Maildir$/m);
     expect(c).not.toMatch(/0\.0\.0\.0|\*:/);
-  });
-
-  it("reads pluto's config", () => {
-    const f = readPlutoConfig(`[Distributor]\nPublicMailAddr = "127.0.0.1:19933" # x\n  [Distributor.AuthFile]\n  File = "users.txt"\n  Separator = ";"\n[Workers]\n  [Workers.worker-1]\n  Name = "w1"\n  [Workers.worker-2]\n[Storage]\n`);
-    expect(f).toEqual({ publicAddr: { host: "127.0.0.1", port: 19933 }, workers: ["worker-1", "worker-2"], authFile: "users.txt", separator: ";" });
-    expect(() => readPlutoConfig("[Workers]\n")).toThrow(/PublicMailAddr/);
   });
 
   it("parses the bench command line", () => {

@@ -1,9 +1,10 @@
 // pluto (github.com/go-pluto/pluto), when a binary and its config are given:
 // starts the storage node, every worker of the config and the distributor as
-// `BIN -config FILE -storage|-worker NAME|-distributor`, with the config's
-// directory as working directory (its paths are relative to it), and reads
-// the users from the distributor's AuthFile. Untested here: no pluto binary
-// is available on this machine.
+// `BIN -config FILE -storage|-worker NAME|-distributor` (pluto's main.go),
+// with the config's directory as working directory, and reads the users from
+// the distributor's AuthFile. No pluto binary exists on this machine: the
+// tests run this launcher against a stand-in (pluto-standin.mjs) that follows
+// the rules below, not against pluto itself.
 import { spawn, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -13,16 +14,26 @@ import { isAlive, processTree, sleep, stopPids } from "./proc";
 
 export interface PlutoConfigFacts {
   publicAddr: { host: string; port: number };
+  /** The names `-worker` takes: a worker table's `Name`, else its key (pluto keys its workers by Name). */
   workers: string[];
+  /** User IDs (line numbers of the AuthFile, from 1) that some worker serves; empty when the config gives none. */
+  userRanges: Array<[start: number, end: number]>;
   authFile?: string;
   separator: string;
+  /** The [Distributor] table's pairs as written. */
+  distributor: Record<string, string>;
 }
 
-/** Reads what the bench needs from pluto's TOML config (tables and simple key = "value" pairs only). */
+/**
+ * Reads what the bench needs from pluto's TOML config: tables and simple
+ * `key = "value"` or `key = 123` pairs only. The distributor's address is
+ * `PublicMailAddr` in later pluto versions and `PublicIP` (or `IP`) with `Port`
+ * in earlier ones.
+ */
 export function readPlutoConfig(text: string): PlutoConfigFacts {
   let table = "";
-  const workers: string[] = [];
-  let addr: string | undefined;
+  const workers = new Map<string, { name?: string; start?: number; end?: number }>();
+  const distributor: Record<string, string> = {};
   let authFile: string | undefined;
   let separator = ";";
   for (const raw of text.split("\n")) {
@@ -32,18 +43,61 @@ export function readPlutoConfig(text: string): PlutoConfigFacts {
     if (t) {
       table = t[1].trim();
       const w = /^Workers\.([^.]+)$/.exec(table);
-      if (w) workers.push(w[1]);
+      if (w && !workers.has(w[1])) workers.set(w[1], {});
       continue;
     }
-    const kv = /^(\w+)\s*=\s*"([^"]*)"/.exec(line);
+    const kv = /^(\w+)\s*=\s*(?:"([^"]*)"|(\d+))/.exec(line);
     if (!kv) continue;
-    if (table === "Distributor" && kv[1] === "PublicMailAddr") addr = kv[2];
-    if (table === "Distributor.AuthFile" && kv[1] === "File") authFile = kv[2];
-    if (table === "Distributor.AuthFile" && kv[1] === "Separator") separator = kv[2];
+    const [, key, str, num] = kv;
+    const value = str ?? num;
+    if (table === "Distributor") distributor[key] = value;
+    if (table === "Distributor.AuthFile" && key === "File") authFile = value;
+    if (table === "Distributor.AuthFile" && key === "Separator") separator = value;
+    const w = /^Workers\.([^.]+)$/.exec(table);
+    if (w) {
+      const entry = workers.get(w[1])!;
+      if (key === "Name") entry.name = value;
+      if (key === "UserStart") entry.start = Number(value);
+      if (key === "UserEnd") entry.end = Number(value);
+    }
   }
-  if (!addr) throw new Error("pluto config: no [Distributor] PublicMailAddr");
+  let addr = distributor.PublicMailAddr;
+  const host = distributor.PublicIP ?? distributor.IP;
+  if (!addr && host && distributor.Port) addr = `${host}:${distributor.Port}`;
+  if (!addr) throw new Error("pluto config: no [Distributor] PublicMailAddr (or PublicIP and Port)");
   const i = addr.lastIndexOf(":");
-  return { publicAddr: { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) }, workers, authFile, separator };
+  const userRanges: Array<[number, number]> = [];
+  for (const w of workers.values()) if (w.start !== undefined && w.end !== undefined) userRanges.push([w.start, w.end]);
+  return {
+    publicAddr: { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) },
+    workers: [...workers].map(([key, w]) => w.name ?? key),
+    userRanges,
+    authFile,
+    separator,
+    distributor,
+  };
+}
+
+/**
+ * The directory pluto resolves the config's relative paths against (config.LoadConfig):
+ * the working directory when its name ends in "pluto", else its parent.
+ */
+export function plutoRoot(cwd: string): string {
+  const abs = path.resolve(cwd);
+  return abs.endsWith("pluto") ? abs : path.dirname(abs);
+}
+
+/** The AuthFile's users that some worker serves (pluto numbers them by line, from 1). */
+export function readPlutoUsers(text: string, facts: Pick<PlutoConfigFacts, "separator" | "userRanges">): BenchUser[] {
+  const users: BenchUser[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (!line.trim()) return;
+    const id = i + 1;
+    if (facts.userRanges.length && !facts.userRanges.some(([s, e]) => id >= s && id <= e)) return;
+    const [name, password] = line.split(facts.separator);
+    users.push({ name: name.trim(), password: (password ?? "").trim() });
+  });
+  return users;
 }
 
 export class PlutoServer implements ServerUnderTest {
@@ -57,14 +111,8 @@ export class PlutoServer implements ServerUnderTest {
     const cwd = path.dirname(conf);
     const facts = readPlutoConfig(fs.readFileSync(conf, "utf8"));
     if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(facts.publicAddr.host)) throw new Error(`pluto PublicMailAddr ${facts.publicAddr.host} is not loopback: the bench only targets loopback`);
-    let users = fallbackUsers;
-    if (facts.authFile) {
-      const lines = fs.readFileSync(path.resolve(cwd, facts.authFile), "utf8").split("\n").filter((l) => l.trim());
-      users = lines.map((l) => {
-        const [name, password] = l.split(facts.separator);
-        return { name: name.trim(), password: (password ?? "").trim() };
-      });
-    }
+    const users = facts.authFile ? readPlutoUsers(fs.readFileSync(path.resolve(plutoRoot(cwd), facts.authFile), "utf8"), facts) : fallbackUsers;
+    if (users.length === 0) throw new Error(`pluto config: no user of ${facts.authFile} is served by a worker`);
     const children: ChildProcess[] = [];
     const out = fs.openSync(path.join(cwd, "pluto-bench.log"), "a");
     const run = (args: string[]) => {
