@@ -3,7 +3,7 @@
 // `BIN -config FILE -storage|-worker NAME|-distributor` (pluto's main.go),
 // with the config's directory as working directory, and reads the users from
 // the distributor's AuthFile. No pluto binary exists on this machine: the
-// tests run this launcher against a stand-in (pluto-standin.mjs) that follows
+// tests run this launcher against a stand-in (pluto-standin.ts) that follows
 // the rules below, not against pluto itself.
 import { spawn, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -33,6 +33,8 @@ export interface PlutoConfigFacts {
 export function readPlutoConfig(text: string): PlutoConfigFacts {
   let table = "";
   const workers = new Map<string, { name?: string; start?: number; end?: number }>();
+  /** The worker whose own table ([Workers.KEY], not a subtable) is open. */
+  let worker: { name?: string; start?: number; end?: number } | undefined;
   const distributor: Record<string, string> = {};
   let authFile: string | undefined;
   let separator = ";";
@@ -42,8 +44,8 @@ export function readPlutoConfig(text: string): PlutoConfigFacts {
     const t = /^\[([^\]]+)\]$/.exec(line);
     if (t) {
       table = t[1].trim();
-      const w = /^Workers\.([^.]+)$/.exec(table);
-      if (w && !workers.has(w[1])) workers.set(w[1], {});
+      const key = /^Workers\.([^.]+)$/.exec(table)?.[1];
+      worker = key === undefined ? undefined : (workers.get(key) ?? workers.set(key, {}).get(key));
       continue;
     }
     const kv = /^(\w+)\s*=\s*(?:"([^"]*)"|(\d+))/.exec(line);
@@ -53,13 +55,9 @@ export function readPlutoConfig(text: string): PlutoConfigFacts {
     if (table === "Distributor") distributor[key] = value;
     if (table === "Distributor.AuthFile" && key === "File") authFile = value;
     if (table === "Distributor.AuthFile" && key === "Separator") separator = value;
-    const w = /^Workers\.([^.]+)$/.exec(table);
-    if (w) {
-      const entry = workers.get(w[1])!;
-      if (key === "Name") entry.name = value;
-      if (key === "UserStart") entry.start = Number(value);
-      if (key === "UserEnd") entry.end = Number(value);
-    }
+    if (worker && key === "Name") worker.name = value;
+    if (worker && key === "UserStart") worker.start = Number(value);
+    if (worker && key === "UserEnd") worker.end = Number(value);
   }
   let addr = distributor.PublicMailAddr;
   const host = distributor.PublicIP ?? distributor.IP;
