@@ -64,6 +64,22 @@ it("writes lingering ops with the next plain write, at the end of its turn, and 
   expect(q.stats).toEqual({ batches: 2, writes: 3 });
 });
 
+it("keeps a lingering write's deadline when it arrived during another batch", async () => {
+  const q = await freshQueue();
+  const plain = q.submit([{ type: "put", key: "local", value: Buffer.from("l") }]);
+  await endOfTurn();
+  // The plain batch is in flight: this one waits for it, then lingers instead of going out alone.
+  const during = q.submit([{ type: "put", key: "r1", value: Buffer.from("1") }], 60_000);
+  await plain;
+  // Two turns: time enough for a batch scheduled when the first one ended to have started.
+  await endOfTurn();
+  await endOfTurn();
+  const after = q.submit([{ type: "put", key: "r2", value: Buffer.from("2") }], 60_000);
+  const next = q.submit([{ type: "put", key: "local2", value: Buffer.from("l") }]);
+  await Promise.all([during, after, next]);
+  expect(q.stats).toEqual({ batches: 2, writes: 4 });
+});
+
 it("rejects a batch with a bad op and writes the next one", async () => {
   const q = await freshQueue();
   const bad = q.submit([{ type: "put", key: "bad", value: undefined as unknown as Buffer }]);

@@ -39,6 +39,8 @@ export class CommitQueue {
   private scheduled: "turn" | "timer" | undefined;
   private timer: NodeJS.Timeout | undefined;
   private dueAt = 0;
+  /** When the submitted writes now pending must go out at the latest (their earliest linger deadline). */
+  private pendingDueAt = Infinity;
   private closed = false;
   readonly stats: CommitStats = { batches: 0, writes: 0 };
 
@@ -62,6 +64,7 @@ export class CommitQueue {
     return new Promise<void>((resolve, reject) => {
       for (const op of ops) this.pending.push(op);
       into.push({ resolve, reject });
+      if (into === this.waiters) this.pendingDueAt = Math.min(this.pendingDueAt, Date.now() + withinMs);
       this.schedule(withinMs);
     });
   }
@@ -123,6 +126,7 @@ export class CommitQueue {
     this.pending = [];
     this.waiters = [];
     this.carried = [];
+    this.pendingDueAt = Infinity;
     this.flushing = writeBatch(this.db, ops, sync)
       .then(
         () => {
@@ -135,7 +139,9 @@ export class CommitQueue {
       )
       .finally(() => {
         this.flushing = null;
-        if (this.waiters.length > 0) this.schedule(0);
+        // Lingering writes keep their deadline here too: under a steady stream of
+        // them a storage node would otherwise write one batch right after another.
+        if (this.waiters.length > 0) this.schedule(Math.max(0, this.pendingDueAt - Date.now()));
         else if (this.carried.length > 0) this.schedule(this.carryMs);
       });
   }
