@@ -48,7 +48,10 @@ describe("pluto's config", () => {
 
 describe("the pluto launcher, against a stand-in binary", () => {
   const dirs: string[] = [];
-  afterEach(() => {
+  const servers: PlutoServer[] = [];
+  afterEach(async () => {
+    // A failed assertion must not leave the stand-in's processes running.
+    for (const s of servers.splice(0)) await s.stop();
     for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
   });
 
@@ -111,6 +114,7 @@ describe("the pluto launcher, against a stand-in binary", () => {
     const p = await plutoDir({ certs: true });
     const logs: string[] = [];
     const server = await PlutoServer.start(p.bin, p.config, [], (s) => logs.push(s));
+    servers.push(server);
     // user4 is outside every worker's range, so pluto could not serve it.
     expect(server.users.map((u) => u.name)).toEqual(["user1", "user2", "user3"]);
     const pids = server.allPids();

@@ -151,8 +151,8 @@ export class PlutoServer implements ServerUnderTest {
   }
 
   async stop(): Promise<void> {
-    // Distributor first, storage last.
-    for (const c of [...this.children].reverse()) if (c.pid) await stopPids([c.pid], 10_000);
+    // Distributor first, storage last; a child that has exited is not signalled (its PID may be another's by now).
+    for (const c of [...this.children].reverse()) if (c.pid && c.exitCode === null && c.signalCode === null) await stopPids([c.pid], 10_000);
   }
 }
 
