@@ -12,6 +12,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tls from "node:tls";
+import { parseHostPort } from "../../src/config/schema";
 import { plutoRoot, readPlutoConfig, readPlutoUsers } from "./pluto";
 
 function goFlags(argv: string[]): Map<string, string | true> {
@@ -189,9 +190,12 @@ function main(): void {
   const users = facts.authFile ? readPlutoUsers(fs.readFileSync(at(facts.authFile), "utf8"), facts) : [];
   const passwords = new Map(users.map((u) => [u.name, u.password]));
   const store: Store = new Map();
-  const listen = facts.distributor.ListenMailAddr ?? `${facts.publicAddr.host}:${facts.publicAddr.port}`;
-  const i = listen.lastIndexOf(":");
-  tls.createServer({ cert, key }, (s) => new StandinSession(s, passwords, store)).listen(Number(listen.slice(i + 1)), listen.slice(0, i).replace(/^\[|\]$/g, ""));
+  const listen = facts.distributor.ListenMailAddr ? parseHostPort(facts.distributor.ListenMailAddr, false) : facts.publicAddr;
+  if (typeof listen === "string") {
+    console.error(`pluto stand-in: ListenMailAddr: ${listen}`);
+    process.exit(1);
+  }
+  tls.createServer({ cert, key }, (s) => new StandinSession(s, passwords, store)).listen(listen.port, listen.host);
 }
 
 main();

@@ -9,6 +9,7 @@ import { spawn, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { formatHostPort, parseHostPort } from "../../src/config/schema";
 import { BenchUser, ServerUnderTest } from "./server";
 import { isAlive, processTree, sleep, stopPids } from "./proc";
 
@@ -59,15 +60,15 @@ export function readPlutoConfig(text: string): PlutoConfigFacts {
     if (worker && key === "UserStart") worker.start = Number(value);
     if (worker && key === "UserEnd") worker.end = Number(value);
   }
-  let addr = distributor.PublicMailAddr;
   const host = distributor.PublicIP ?? distributor.IP;
-  if (!addr && host && distributor.Port) addr = `${host}:${distributor.Port}`;
+  const addr = distributor.PublicMailAddr ?? (host && distributor.Port ? formatHostPort({ host, port: Number(distributor.Port) }) : undefined);
   if (!addr) throw new Error("pluto config: no [Distributor] PublicMailAddr (or PublicIP and Port)");
-  const i = addr.lastIndexOf(":");
+  const publicAddr = parseHostPort(addr, false);
+  if (typeof publicAddr === "string") throw new Error(`pluto config: [Distributor] address: ${publicAddr}`);
   const userRanges: Array<[number, number]> = [];
   for (const w of workers.values()) if (w.start !== undefined && w.end !== undefined) userRanges.push([w.start, w.end]);
   return {
-    publicAddr: { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) },
+    publicAddr,
     workers: [...workers].map(([key, w]) => w.name ?? key),
     userRanges,
     authFile,
@@ -108,7 +109,7 @@ export class PlutoServer implements ServerUnderTest {
     const conf = path.resolve(config);
     const cwd = path.dirname(conf);
     const facts = readPlutoConfig(fs.readFileSync(conf, "utf8"));
-    if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(facts.publicAddr.host)) throw new Error(`pluto PublicMailAddr ${facts.publicAddr.host} is not loopback: the bench only targets loopback`);
+    if (!["127.0.0.1", "localhost", "::1"].includes(facts.publicAddr.host)) throw new Error(`pluto PublicMailAddr ${facts.publicAddr.host} is not loopback: the bench only targets loopback`);
     const users = facts.authFile ? readPlutoUsers(fs.readFileSync(path.resolve(plutoRoot(cwd), facts.authFile), "utf8"), facts) : fallbackUsers;
     if (users.length === 0) throw new Error(`pluto config: no user of ${facts.authFile} is served by a worker`);
     const children: ChildProcess[] = [];
@@ -158,7 +159,7 @@ export class PlutoServer implements ServerUnderTest {
 
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect({ host: host.replace(/^\[|\]$/g, ""), port });
+    const s = net.connect({ host, port });
     s.once("connect", () => {
       s.destroy();
       resolve(true);
