@@ -93,6 +93,24 @@ describe("SelectedView", () => {
     expect(v.exists).toBe(1);
   });
 
+  it("numbers and reads flags right in any lookup order, before and after EXPUNGEs", () => {
+    const uids = [2, 3, 5, 8, 13, 21, 34];
+    const f = fakeHandle(uids);
+    const v = SelectedView.open(f.handle);
+    const order = [34, 2, 3, 5, 8, 13, 21, 34, 21, 13, 8, 5, 3, 2, 4, 5, 6, 8];
+    expect(order.map((u) => v.seqOf(u))).toEqual(order.map((u) => uids.indexOf(u) + 1));
+    expect(order.map((u) => v.flagsText(u, [`$k${u}`]))).toEqual(order.map((u) => (uids.includes(u) ? `($k${u} \\Recent)` : `($k${u})`)));
+    // knownFlags reads the list held since open: a lookup walking past a removed entry must not land on its neighbour.
+    f.emit({ kind: "flags", uid: 8, flags: ["\\Seen", "$x"] });
+    collect(v, true);
+    for (const uid of [3, 13]) f.emit({ kind: "removed", uid });
+    collect(v, true);
+    const left = [2, 5, 8, 21, 34];
+    const ask = [2, 5, 8, 21, 34, 3, 13, 34, 8, 2];
+    expect(ask.map((u) => v.seqOf(u))).toEqual(ask.map((u) => left.indexOf(u) + 1));
+    expect(ask.map((u) => v.knownFlags(u).join(" "))).toEqual(ask.map((u) => (u === 8 ? "\\Seen $x" : "")));
+  });
+
   it("numbers several EXPUNGEs so each is valid after the previous", () => {
     const f = fakeHandle([1, 2, 3, 4, 5]);
     const v = SelectedView.open(f.handle);

@@ -19,8 +19,15 @@ function isKeyword(flag: string): boolean {
   return !flag.startsWith("\\");
 }
 
-/** Index of `key` in a list ascending by `keyOf`, or -1. */
-function bisect<T>(list: readonly T[], key: number, keyOf: (item: T) => number): number {
+/**
+ * Index of `key` in a list ascending by `keyOf`, or -1. `after` is where the
+ * caller's previous lookup landed: a command over a range asks in ascending
+ * order, so the next slot is tried before bisecting, and UID FETCH 1:* over
+ * 100,000 messages costs one comparison per message instead of seventeen.
+ */
+function bisect<T>(list: readonly T[], key: number, keyOf: (item: T) => number, after = -1): number {
+  const next = after + 1;
+  if (next > 0 && next < list.length && keyOf(list[next]!) === key) return next;
   let lo = 0;
   let hi = list.length - 1;
   while (lo <= hi) {
@@ -36,9 +43,9 @@ function bisect<T>(list: readonly T[], key: number, keyOf: (item: T) => number):
 const uidOf = (m: MessageMeta): number => m.uid;
 const itself = (n: number): number => n;
 
-/** Index of the message with this UID in a list ascending by UID, or -1. */
-export function findMeta(list: readonly MessageMeta[], uid: number): number {
-  return bisect(list, uid, uidOf);
+/** Index of the message with this UID in a list ascending by UID, or -1; `after` as for bisect. */
+export function findMeta(list: readonly MessageMeta[], uid: number, after = -1): number {
+  return bisect(list, uid, uidOf, after);
 }
 
 /** Recorded for a message of the open snapshot that has left the view. */
@@ -63,6 +70,9 @@ export class SelectedView {
   private readonly flags = new Map<number, readonly string[]>();
   /** The store's records at open, ascending by UID (records are immutable). */
   private opened: readonly MessageMeta[] = [];
+  /** Where the last lookup in `uids` / `opened` landed: only a hint for the next (see bisect). */
+  private lastIndex = -1;
+  private lastOpened = -1;
   /** Messages that are \Recent for this session. */
   readonly recent = new Set<number>();
   private reportedRecent = 0;
@@ -190,7 +200,8 @@ export class SelectedView {
 
   /** `(\Seen $Foo \Recent)` */
   flagsText(uid: number, flags: readonly string[]): string {
-    const list = flags.join(" ");
+    // Most messages carry no flag or one: skip join's work for those.
+    const list = flags.length === 0 ? "" : flags.length === 1 ? flags[0]! : flags.join(" ");
     if (!this.recent.has(uid)) return `(${list})`;
     return list ? `(${list} \\Recent)` : "(\\Recent)";
   }
@@ -352,8 +363,10 @@ export class SelectedView {
   private flagsOf(uid: number): readonly string[] | undefined {
     const f = this.flags.get(uid);
     if (f !== undefined) return f;
-    const i = findMeta(this.opened, uid);
-    return i >= 0 ? this.opened[i]!.flags : undefined;
+    const i = findMeta(this.opened, uid, this.lastOpened);
+    if (i < 0) return undefined;
+    this.lastOpened = i;
+    return this.opened[i]!.flags;
   }
 
   private forget(uid: number): void {
@@ -362,6 +375,8 @@ export class SelectedView {
   }
 
   private indexOf(uid: number): number {
-    return bisect(this.uids, uid, itself);
+    const i = bisect(this.uids, uid, itself, this.lastIndex);
+    if (i >= 0) this.lastIndex = i;
+    return i;
   }
 }

@@ -2,7 +2,7 @@
 // sequence sets resolved against the session's view, UID set formatting.
 
 import { decodeMailboxName } from "../grammar/mailbox-name";
-import { containsSeq, parseSequenceSet } from "../grammar/sequence-set";
+import { mergeSequenceSet, parseSequenceSet } from "../grammar/sequence-set";
 import type { SelectedView } from "../selected-view";
 import { ProtocolError } from "../tokenizer";
 import type { SequenceSet, Token } from "../types";
@@ -40,9 +40,16 @@ export function resolveSet(view: SelectedView, set: SequenceSet, byUid: boolean)
   if (byUid) {
     const known = view.knownUids();
     if (known.length === 0) return [];
-    const max = known[known.length - 1]!;
+    // One walk over the known UIDs and the merged ranges, both ascending:
+    // no per-UID pass over the set (UID FETCH 1:* of 100,000 messages).
+    const ranges = mergeSequenceSet(set, known[known.length - 1]!);
     const out: number[] = [];
-    for (const u of known) if (inSet(set, u, max)) out.push(u);
+    let r = 0;
+    for (const u of known) {
+      while (r < ranges.length && ranges[r]![1] < u) r++;
+      if (r === ranges.length) break;
+      if (u >= ranges[r]![0]) out.push(u);
+    }
     return out;
   }
   const count = view.exists;
@@ -59,10 +66,6 @@ export function resolveSet(view: SelectedView, set: SequenceSet, byUid: boolean)
     for (let s = a; s <= b; s++) seqs.add(s);
   }
   return [...seqs].sort((x, y) => x - y).map((s) => view.uidAt(s)!);
-}
-
-export function inSet(set: SequenceSet, n: number, max: number): boolean {
-  return containsSeq(set, n, max);
 }
 
 /** `1:3,5,8:9` from ascending or arbitrary UIDs, keeping the given order (COPYUID pairs rely on it). */

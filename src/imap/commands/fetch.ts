@@ -145,8 +145,10 @@ class FetchTargets {
     private readonly byUid: boolean,
   ) {
     const list = view.handle.messages();
+    let at = -1;
     this.metas = uids.map((uid) => {
-      const i = findMeta(list, uid);
+      const i = findMeta(list, uid, at);
+      if (i >= 0) at = i;
       // Not in the store but numbered in the view: removed by someone, and this session has not said so yet.
       return i >= 0 ? list[i] : view.handle.removedMessage(uid);
     });
