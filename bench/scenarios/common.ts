@@ -4,6 +4,7 @@ import { CommandResult, ImapConnection, openSession } from "../client/connection
 import { makeMessage } from "../client/messages";
 import { Recorder } from "../client/stats";
 import { BenchUser, ServerUnderTest } from "../servers/server";
+import { sleep } from "../servers/proc";
 
 export type ServerName = "charon" | "dovecot" | "pluto";
 
@@ -82,6 +83,28 @@ export function cpuSecondsOf(pids: number[]): number {
     }
   }
   return ticks / hz;
+}
+
+/**
+ * Waits until the server's processes, together, use less than `cores` of CPU
+ * over `windowMs`, or `maxMs` has passed: what is timed afterwards is the
+ * server at rest, not the tail of its own work on what came before (charon's
+ * replication and LevelDB compaction after a bulk APPEND, Dovecot's index
+ * writes). Returns how long it waited and whether the server settled.
+ */
+export async function waitUntilIdle(server: ServerUnderTest, o: { maxMs?: number; windowMs?: number; cores?: number } = {}): Promise<{ ms: number; settled: boolean }> {
+  const maxMs = o.maxMs ?? 30_000;
+  const windowMs = o.windowMs ?? 1000;
+  const cores = o.cores ?? 0.05;
+  const t0 = Date.now();
+  for (;;) {
+    const pids = server.allPids();
+    const before = cpuSecondsOf(pids);
+    await sleep(windowMs);
+    const used = (cpuSecondsOf(pids) - before) / (windowMs / 1000);
+    if (used < cores) return { ms: Date.now() - t0, settled: true };
+    if (Date.now() - t0 >= maxMs) return { ms: Date.now() - t0, settled: false };
+  }
 }
 
 export function connOpts(server: ServerUnderTest) {
