@@ -126,13 +126,17 @@ export function spawnNode(opts: SpawnNodeOptions): Promise<NodeProcess> {
     };
     child.once("error", (err) => fail(`could not start: ${err.message}`));
     exited.then(({ code, signal }) => fail(`exited before it was ready (exit code ${code}${signal ? `, signal ${signal}` : ""})`));
+    let isReady = false;
     lines.on("line", (line) => {
-      if (!line.startsWith(`ready ${opts.role} `)) {
-        output.push(line);
-        return;
+      // After ready, whatever the node still prints (a V8 trace, a warning) is
+      // passed on, not kept: the pipe must never fill and block the node.
+      if (isReady) process.stdout.write(`[${opts.name}] ${line}\n`);
+      else if (!line.startsWith(`ready ${opts.role} `)) output.push(line);
+      else {
+        isReady = true;
+        clearTimeout(timer);
+        resolve({ name: opts.name, role: opts.role, child, pid: child.pid!, ready: parseReady(line), command, exited });
       }
-      clearTimeout(timer);
-      resolve({ name: opts.name, role: opts.role, child, pid: child.pid!, ready: parseReady(line), command, exited });
     });
   });
 }
