@@ -16,7 +16,7 @@ export const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "
 export type UntaggedWriter = (content: string) => void;
 
 function isKeyword(flag: string): boolean {
-  return !flag.startsWith("\\");
+  return flag.charCodeAt(0) !== 0x5c; // not "\\": SELECT asks this of every flag in the mailbox
 }
 
 /**
@@ -58,8 +58,6 @@ function sameFlags(a: readonly string[], b: readonly string[]): boolean {
 }
 
 export class SelectedView {
-  /** seq - 1 → UID; ascending. Entries past `reported` are new and not yet announced by EXISTS. */
-  private readonly uids: number[] = [];
   private reported = 0;
   /**
    * Flags as the client last saw them (or as they arrived, for messages it has
@@ -87,17 +85,22 @@ export class SelectedView {
   /** Called (synchronously) whenever a change is queued; IDLE uses it. */
   onChange: (() => void) | undefined;
 
-  private constructor(readonly handle: MailboxHandle) {}
+  private constructor(
+    readonly handle: MailboxHandle,
+    /** seq - 1 → UID; ascending. Entries past `reported` are new and not yet announced by EXISTS. */
+    private readonly uids: number[],
+  ) {}
 
   /** Opens the view over a freshly opened handle; messages present now are numbered 1..n. */
   static open(handle: MailboxHandle): SelectedView {
-    const view = new SelectedView(handle);
     // A copy of the list (the store's own changes in place), not of the records.
     const list = handle.messages().slice();
+    const view = new SelectedView(handle, list.map(uidOf));
     view.opened = list;
-    for (const m of list) {
-      view.uids.push(m.uid);
-      for (const f of m.flags) if (isKeyword(f)) view.keywords.add(f);
+    // Indexed loops: this runs over every message of the mailbox on each SELECT.
+    for (let i = 0; i < list.length; i++) {
+      const flags = list[i]!.flags;
+      for (let k = 0; k < flags.length; k++) if (isKeyword(flags[k]!)) view.keywords.add(flags[k]!);
     }
     view.reported = view.uids.length;
     for (const u of handle.claimRecent(view.uids)) view.recent.add(u);
