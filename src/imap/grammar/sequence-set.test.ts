@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ProtocolError } from "../tokenizer";
-import { sequenceSetArg } from "../commands/args";
+import { resolveSet, sequenceSetArg } from "../commands/args";
+import type { SelectedView } from "../selected-view";
 import {
-  containsSeq,
   expandSequenceSet,
   formatSequenceSet,
   mergeSequenceSet,
@@ -66,11 +66,16 @@ describe("sequence sets through the tokenizer", () => {
 });
 
 describe("resolving sets", () => {
-  it("containsSeq treats * as max and ranges in either order", () => {
+  it("a UID set: * is the highest UID, ranges go either way, UIDs not in the mailbox are skipped", () => {
+    const view = (uids: number[]) => ({ knownUids: () => uids }) as unknown as SelectedView;
     const set = parseSequenceSet("2,9:7,12:*");
-    expect([1, 2, 3, 6, 7, 8, 9, 10, 11, 12, 13].filter((n) => containsSeq(set, n, 13))).toEqual([2, 7, 8, 9, 12, 13]);
-    // `*` in a 5-message mailbox makes 12:* mean 5:12
-    expect([1, 2, 5, 6, 12, 13].filter((n) => containsSeq(set, n, 5))).toEqual([2, 5, 6, 12]);
+    expect(resolveSet(view([1, 2, 3, 6, 7, 8, 9, 10, 11, 12, 13]), set, true)).toEqual([2, 7, 8, 9, 12, 13]);
+    // With 5 the highest UID, 12:* means 5:12.
+    expect(resolveSet(view([1, 2, 3, 5]), set, true)).toEqual([2, 5]);
+    // n:* always includes the highest UID, however large n (RFC 3501 §6.4.8).
+    expect(resolveSet(view([4, 10, 20]), parseSequenceSet("5000:*"), true)).toEqual([20]);
+    expect(resolveSet(view([4, 10, 20]), parseSequenceSet("11:19,1:3,21:30"), true)).toEqual([]);
+    expect(resolveSet(view([]), set, true)).toEqual([]);
   });
   it("expandSequenceSet sorts, dedupes and drops numbers beyond max", () => {
     expect(expandSequenceSet(parseSequenceSet("5,3:1,2,*"), 6)).toEqual([1, 2, 3, 5, 6]);

@@ -6,7 +6,7 @@
 //   nz-number    = digit-nz *DIGIT               ; 1 .. 4294967295 (2^32-1)
 //
 // `*` is kept as null in the parsed set and stands for the largest number in
-// use when the set is resolved (see expandSequenceSet / containsSeq).
+// use when the set is resolved (see expandSequenceSet / mergeSequenceSet).
 import type { SeqRange, SequenceSet } from "../types";
 import { ProtocolError } from "../tokenizer";
 import { MAX_NUMBER } from "./tokens";
@@ -56,15 +56,6 @@ export function normalizeRange(r: SeqRange, max: number): [number, number] {
   const a = r.from ?? max;
   const b = r.to ?? max;
   return a <= b ? [a, b] : [b, a];
-}
-
-/** True when `n` is in the set; `*` means `max` (the largest number in use). */
-export function containsSeq(set: SequenceSet, n: number, max: number): boolean {
-  for (const r of set) {
-    const [a, b] = normalizeRange(r, max);
-    if (n >= a && n <= b) return true;
-  }
-  return false;
 }
 
 /**
