@@ -2,14 +2,14 @@
 // percentile and histogram math, the Prometheus parser, the SVG writer and
 // the command line, and the wait for a server at rest. No timing
 // assertions: timing belongs to npm run bench.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { capabilitiesIn, existsCount, ImapResponse, ResponseParser, searchResult, taggedStatus } from "./client/parser";
 import { percentile, Recorder, rng, summarize } from "./client/stats";
 import { makeMessage } from "./client/messages";
 import { chartSvg, escapeXml } from "./svg";
 import { histogramBuckets, histogramQuantile, parsePrometheus } from "./scenarios/replication";
 import { figure, waitUntilIdle } from "./scenarios/common";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import type { ServerUnderTest } from "./servers/server";
 import { parseNodeLine, parseReadyLine } from "./servers/charon";
 import { dovecotConf } from "./dovecot";
@@ -224,36 +224,34 @@ describe("server plumbing", () => {
 });
 
 describe("waiting for a server to come to rest", () => {
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) c.kill();
+  });
+
   /** A child that spins for `busyMs` (forever if negative), then says "resting" and sleeps. */
   function spinner(busyMs: number) {
     const code = `const t = Date.now(); while (${busyMs} < 0 || Date.now() - t < ${busyMs}) {} console.log("resting"); setTimeout(() => {}, 60000);`;
     const child = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "ignore"] });
+    children.push(child);
     let resting = false;
     child.stdout.on("data", () => (resting = true));
     const server = { allPids: () => [child.pid!] } as unknown as ServerUnderTest;
-    return { child, server, isResting: () => resting };
+    return { server, isResting: () => resting };
   }
 
   it("returns once the processes stop using CPU, not before", async () => {
     const s = spinner(1500);
-    try {
-      const r = await waitUntilIdle(s.server, { windowMs: 250, maxMs: 20_000 });
-      expect(r.settled).toBe(true);
-      expect(s.isResting()).toBe(true);
-    } finally {
-      s.child.kill();
-    }
+    const r = await waitUntilIdle(s.server, { windowMs: 250, maxMs: 20_000 });
+    expect(r.settled).toBe(true);
+    expect(s.isResting()).toBe(true);
   });
 
   it("gives up at maxMs while they stay busy", async () => {
     const s = spinner(-1);
-    try {
-      const r = await waitUntilIdle(s.server, { windowMs: 200, maxMs: 700 });
-      expect(r.settled).toBe(false);
-      expect(s.isResting()).toBe(false);
-    } finally {
-      s.child.kill();
-    }
+    const r = await waitUntilIdle(s.server, { windowMs: 200, maxMs: 700 });
+    expect(r.settled).toBe(false);
+    expect(s.isResting()).toBe(false);
   });
 });
 
