@@ -98,10 +98,11 @@ export interface MailboxHandle {
   /** The session has told its client of these removals (or never numbered them): their records can go. */
   forgetRemoved(uids: readonly number[]): void;
   /**
-   * UIDs among `uids` that this handle is the first to see; RFC 3501 §2.3.2
-   * \Recent belongs to exactly one session. Read-only handles claim nothing.
+   * UIDs among `uids` (ascending) that this handle is the first to see; RFC
+   * 3501 §2.3.2 \Recent belongs to exactly one session. Read-only handles
+   * claim nothing.
    */
-  claimRecent(uids: number[]): number[];
+  claimRecent(uids: readonly number[]): number[];
   /** The raw RFC 5322 bytes. */
   body(uid: number): Promise<Buffer>;
   /** Parsed MIME structure of a message (cached per blob, so bodies are parsed once). */

@@ -89,6 +89,10 @@ describe("mailbox handles", () => {
     await user.append("INBOX", message("c", "c"), []);
     expect(s2.claimRecent([1, 2, 3])).toEqual([3]);
     expect(s1.claimRecent([3])).toEqual([]);
+    // The unclaimed UIDs are the tail of the ascending list, however long.
+    for (const body of ["d", "e", "f"]) await user.append("INBOX", message(body, body), []);
+    expect(s1.claimRecent([1, 2, 3, 4, 5, 6])).toEqual([4, 5, 6]);
+    expect(s2.claimRecent([2, 3, 4, 5, 6])).toEqual([]);
     // Survives a restart: old messages are not \Recent again.
     const again = await (await t.reopen()).forUser("u");
     expect(again.status("INBOX").recent).toBe(0);

@@ -50,7 +50,7 @@ export class LevelMailboxHandle implements MailboxHandle {
     return this.exists() ? messages(this.state, this.mailboxId) : [];
   }
 
-  claimRecent(uids: number[]): number[] {
+  claimRecent(uids: readonly number[]): number[] {
     if (this.readOnly || this.closed) return [];
     return this.replica.claimRecent(this.mailboxId, uids);
   }

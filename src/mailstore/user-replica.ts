@@ -219,13 +219,14 @@ export class UserReplica {
     };
   }
 
-  claimRecent(mailboxId: Tag, uids: number[]): number[] {
+  /** `uids` ascending, so the unclaimed ones are a suffix: a SELECT of a large mailbox looks at the few new ones only. */
+  claimRecent(mailboxId: Tag, uids: readonly number[]): number[] {
     const claimed = this.recentClaimed.get(mailboxId) ?? 0;
-    const fresh = uids.filter((u) => u > claimed);
-    if (fresh.length === 0) return [];
-    // A loop, not Math.max(...fresh): spreading 100,000 arguments can overflow the stack.
-    let top = claimed;
-    for (const u of fresh) if (u > top) top = u;
+    let start = uids.length;
+    while (start > 0 && uids[start - 1]! > claimed) start--;
+    if (start === uids.length) return [];
+    const fresh = uids.slice(start);
+    const top = fresh[fresh.length - 1]!;
     this.recentClaimed.set(mailboxId, top);
     // Losing this on a crash only makes a few messages \Recent again: no fsync
     // and no write of its own, it rides with the next batch.
