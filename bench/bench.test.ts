@@ -4,7 +4,7 @@
 // assertions: timing belongs to npm run bench.
 import { afterEach, describe, expect, it } from "vitest";
 import { capabilitiesIn, existsCount, ImapResponse, ResponseParser, searchResult, taggedStatus } from "./client/parser";
-import { percentile, Recorder, rng, summarize } from "./client/stats";
+import { percentile, Recorder, rng, SessionPacer, summarize } from "./client/stats";
 import { makeMessage } from "./client/messages";
 import { chartSvg, escapeXml } from "./svg";
 import { histogramBuckets, histogramQuantile, parsePrometheus } from "./scenarios/replication";
@@ -118,6 +118,25 @@ describe("percentiles", () => {
       expect(m.equals(makeMessage(3, size))).toBe(true);
       expect(/\r(?!\n)|(?<!\r)\n/.test(m.toString("latin1"))).toBe(false);
     }
+  });
+});
+
+describe("SessionPacer", () => {
+  it("spaces starts 1/rate apart across callers, and a late caller gets no burst", () => {
+    const p = new SessionPacer(100); // 10 ms apart
+    expect([p.reserve(0), p.reserve(0), p.reserve(0)]).toEqual([0, 10, 20]);
+    // Called after the reserved slots have passed: starts now, not in a burst of catch-up slots.
+    expect(p.reserve(100)).toBe(0);
+    expect(p.reserve(101)).toBe(9);
+    expect(() => new SessionPacer(0)).toThrow(/above 0/);
+  });
+
+  it("holds next() until the caller's slot", async () => {
+    const p = new SessionPacer(50); // 20 ms apart
+    const t0 = performance.now();
+    await Promise.all([p.next(), p.next(), p.next(), p.next()]);
+    // Four starts 20 ms apart: the last one no earlier than 60 ms after the first (1 ms for timer rounding).
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(59);
   });
 });
 

@@ -96,3 +96,31 @@ export function rng(seed: number): () => number {
 export function randInt(r: () => number, lo: number, hi: number): number {
   return lo + Math.floor(r() * (hi - lo + 1));
 }
+
+/**
+ * Spaces session starts at most `perSecond` apart, across all the clients
+ * that share it: a fixed offered load instead of a closed loop, so that two
+ * servers can be compared at the same throughput. A client that is late
+ * does not make up for it with a burst.
+ */
+export class SessionPacer {
+  private readonly gapMs: number;
+  private last = -Infinity;
+
+  constructor(readonly perSecond: number) {
+    if (!(perSecond > 0)) throw new Error(`session rate must be above 0, got ${perSecond}`);
+    this.gapMs = 1000 / perSecond;
+  }
+
+  /** Reserves the next start at or after `now` (ms) and returns how long to wait for it. */
+  reserve(now: number): number {
+    this.last = Math.max(now, this.last + this.gapMs);
+    return this.last - now;
+  }
+
+  /** Resolves at this caller's reserved start. */
+  async next(): Promise<void> {
+    const wait = this.reserve(performance.now());
+    if (wait > 0) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+  }
+}

@@ -3,12 +3,12 @@
 // pipelined burst of FETCH FLAGS / FETCH ENVELOPE / FETCH BODY.PEEK[] /
 // APPEND, then a pipelined STORE \Seen, STORE \Deleted, EXPUNGE, and LOGOUT.
 // Each APPEND is matched by one EXPUNGE so that the mailboxes keep their size.
-import { CpuMeter, Recorder, randInt, rng } from "../client/stats";
+import { CpuMeter, Recorder, randInt, rng, SessionPacer } from "../client/stats";
 import { CommandResult } from "../client/connection";
 import { MessagePool } from "../client/messages";
 import { makeUsers, ServerUnderTest } from "../servers/server";
 import { sleep } from "../servers/proc";
-import { BenchOptions, cpuSecondsOf, Figure, figure, login, ScenarioResult, seedMailbox, ServerFactory, ServerName } from "./common";
+import { BenchOptions, cpuSecondsOf, Figure, figure, login, ScenarioResult, seedMailbox, ServerFactory, ServerName, waitUntilIdle } from "./common";
 
 const COMMANDS = ["LOGIN", "SELECT", "FETCH FLAGS", "FETCH ENVELOPE", "FETCH BODY", "APPEND", "STORE", "EXPUNGE", "LOGOUT"];
 
@@ -26,7 +26,7 @@ interface LevelResult {
 
 const POOL = new MessagePool(11, 256, 1024, 10 * 1024);
 
-async function clientLoop(server: ServerUnderTest, userIdx: number, deadline: number, rec: Recorder, seed: number): Promise<number> {
+async function clientLoop(server: ServerUnderTest, userIdx: number, deadline: number, rec: Recorder, seed: number, pace?: SessionPacer): Promise<number> {
   const r = rng(seed);
   const user = server.users[userIdx % server.users.length];
   let sessions = 0;
@@ -37,6 +37,8 @@ async function clientLoop(server: ServerUnderTest, userIdx: number, deadline: nu
     return res;
   };
   while (Date.now() < deadline) {
+    await pace?.next();
+    if (Date.now() >= deadline) break;
     let c;
     try {
       c = await login(server, user, rec);
@@ -80,14 +82,14 @@ async function clientLoop(server: ServerUnderTest, userIdx: number, deadline: nu
   return sessions;
 }
 
-async function runLevel(server: ServerUnderTest, clients: number, durationS: number): Promise<LevelResult> {
+async function runLevel(server: ServerUnderTest, clients: number, durationS: number, pace?: SessionPacer): Promise<LevelResult> {
   const rec = new Recorder();
   const pids = server.allPids();
   const cpu0 = cpuSecondsOf(pids);
   const meter = new CpuMeter();
   const t0 = Date.now();
   const deadline = t0 + durationS * 1000;
-  const counts = await Promise.all(Array.from({ length: clients }, (_, i) => clientLoop(server, i, deadline, rec, 1000 + i)));
+  const counts = await Promise.all(Array.from({ length: clients }, (_, i) => clientLoop(server, i, deadline, rec, 1000 + i, pace)));
   const wallS = (Date.now() - t0) / 1000;
   const gen = meter.stop();
   const serverCores = (cpuSecondsOf(pids) - cpu0) / wallS;
@@ -115,34 +117,62 @@ export async function mixedScenario(opts: BenchOptions, start: ServerFactory, se
   const users = makeUsers(userCount);
   const raw: Record<string, LevelResult[]> = {};
   const notes: string[] = [];
-  for (const name of servers) {
-    if (name === "pluto") continue; // pluto supports no FETCH
+  const measured = servers.filter((n) => n !== "pluto"); // pluto supports no FETCH
+  /** Starts `name` with every user's INBOX seeded, runs fn, and stops it. */
+  const withSeededServer = async (name: ServerName, fn: (server: ServerUnderTest) => Promise<void>) => {
     const server = await start(name, users, Math.max(...levels) + 50);
     try {
       const seedT0 = Date.now();
       await Promise.all(users.map((u, i) => seedMailbox(server, u, seedCount, { size: (k) => 1024 + ((k * 7919 + i) % 9) * 1024, seed: i * 10_000 })));
       opts.log(`  ${name}: seeded ${users.length} users x ${seedCount} messages in ${Date.now() - seedT0} ms`);
-      raw[name] = [];
-      for (const clients of levels) {
-        // Warm-up at the same concurrency, not recorded: caches, pre-forked processes, JIT.
-        await runLevel(server, clients, warmS);
-        const lr = await runLevel(server, clients, durationS);
-        raw[name].push(lr);
-        opts.log(`  ${name}: ${clients} clients: ${lr.commandsPerS.toFixed(0)} commands/s, ${lr.sessions} sessions, generator ${lr.generatorCores.toFixed(2)} cores, server ${lr.serverCores.toFixed(2)} cores`);
-        if (lr.errors.length) notes.push(`${name} at ${clients} clients: failures, e.g. ${lr.errors.slice(0, 3).join(" | ")}`);
-      }
+      // Both servers keep working on a bulk load for a while (charon replicates it): start at rest.
+      const rest = await waitUntilIdle(server);
+      opts.log(`  ${name}: ${rest.settled ? "at rest" : "still busy"} after ${rest.ms} ms`);
+      await fn(server);
     } finally {
       await server.stop();
     }
+  };
+  // Warm-up at the same concurrency and pace, not recorded: caches, pre-forked processes, JIT.
+  const measure = async (name: ServerName, server: ServerUnderTest, clients: number, pace?: SessionPacer) => {
+    await runLevel(server, clients, warmS, pace);
+    const lr = await runLevel(server, clients, durationS, pace);
+    const how = pace ? `${clients} clients at ${pace.perSecond.toFixed(0)} sessions/s` : `${clients} clients`;
+    opts.log(`  ${name}: ${how}: ${lr.commandsPerS.toFixed(0)} commands/s, ${lr.sessions} sessions, generator ${lr.generatorCores.toFixed(2)} cores, server ${lr.serverCores.toFixed(2)} cores`);
+    if (lr.errors.length) notes.push(`${name} at ${how}: failures, e.g. ${lr.errors.slice(0, 3).join(" | ")}`);
+    return lr;
+  };
+  for (const name of measured) {
+    await withSeededServer(name, async (server) => {
+      raw[name] = [];
+      for (const clients of levels) raw[name].push(await measure(name, server, clients));
+    });
   }
+
+  // Closed-loop clients run each server as fast as it answers, so a faster
+  // server is measured under more load: its p99 is a tail at higher
+  // throughput. The equal-load pass offers every server the same session
+  // rate (90% of the slowest one's closed-loop rate at that level, so each
+  // keeps up) and reports latency at the same throughput. It is shown beside
+  // the closed-loop verdicts, not instead of them.
+  const eqLevel = levels.includes(10) ? levels.indexOf(10) : levels.length >> 1;
+  const eqClients = levels[eqLevel]!;
+  const equal: Record<string, LevelResult> = {};
+  let eqRate = 0;
+  if (measured.length > 1) {
+    eqRate = 0.9 * Math.min(...measured.map((n) => raw[n]![eqLevel]!.sessions / raw[n]![eqLevel]!.wallS));
+    for (const name of measured) {
+      await withSeededServer(name, async (server) => {
+        equal[name] = await measure(name, server, eqClients, new SessionPacer(eqRate));
+      });
+    }
+  }
+
   const figures: Figure[] = [];
-  levels.forEach((clients, li) => {
-    const group = `${clients} client${clients === 1 ? "" : "s"}`;
-    const at = (n: ServerName) => raw[n]?.[li];
-    const judged = clients === 10 || clients === 50;
+  const levelFigures = (group: string, at: (n: ServerName) => LevelResult | undefined, judged: boolean) => {
     const vals = (f: (l: LevelResult) => number) => {
       const v: Partial<Record<ServerName, number>> = {};
-      for (const n of Object.keys(raw) as ServerName[]) {
+      for (const n of measured) {
         const l = at(n);
         if (l) v[n] = f(l);
       }
@@ -164,15 +194,23 @@ export async function mixedScenario(opts: BenchOptions, start: ServerFactory, se
     gen.target = { text: "load generator well below one core (< 0.5)", met: worst < 0.5 };
     figures.push(gen);
     figures.push(figure({ group, metric: "server CPU", unit: "cores", better: "lower", values: vals((l) => l.serverCores) }));
-  });
+  };
+  levels.forEach((clients, li) => levelFigures(`${clients} client${clients === 1 ? "" : "s"}`, (n) => raw[n]?.[li], clients === 10 || clients === 50));
+  if (eqRate > 0) {
+    levelFigures(`${eqClients} clients, equal load`, (n) => equal[n], false);
+    notes.push(
+      `equal load: ${eqClients} clients together start at most ${eqRate.toFixed(0)} sessions/s on every server (90% of the slowest server's closed-loop rate), ` +
+        "so latencies compare at the same throughput; informational, the verdicts are the closed-loop ones",
+    );
+  }
   if (opts.quick) notes.push(`quick run: ${durationS} s per level, ${seedCount} messages per mailbox; the issue's figures need the full run`);
   return {
     id: "mixed",
     title: "Mixed client workload (imaptest-like, TLS, pipelined)",
-    params: { levels, durationS, warmupS: warmS, users: userCount, seedMessagesPerUser: seedCount },
+    params: { levels, durationS, warmupS: warmS, users: userCount, seedMessagesPerUser: seedCount, equalLoad: eqRate > 0 ? { clients: eqClients, sessionsPerS: eqRate } : null },
     figures,
     notes,
-    raw,
+    raw: { ...raw, equalLoad: equal },
     durationMs: Date.now() - t0,
   };
 }
