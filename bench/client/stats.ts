@@ -1,5 +1,6 @@
-// Latency recording (sorted arrays; exact percentiles by nearest rank) and
-// the generator's own CPU use.
+// Latency recording (sorted arrays; exact percentiles by nearest rank), the
+// generator's own CPU use, and the pace of an equal-load run.
+import { sleep } from "../servers/proc";
 
 /** Nearest-rank percentile of an ascending array; NaN when empty. p in [0, 100]. */
 export function percentile(sorted: readonly number[], p: number): number {
@@ -121,6 +122,6 @@ export class SessionPacer {
   /** Resolves at this caller's reserved start. */
   async next(): Promise<void> {
     const wait = this.reserve(performance.now());
-    if (wait > 0) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+    if (wait > 0) await sleep(Math.ceil(wait));
   }
 }
