@@ -4,7 +4,7 @@ import type { MimeNode } from "../../mime/types";
 import { afterCommit, no, ok, SELECTED, type CommandContext, type CommandSpec, type Reply } from "../dispatcher";
 import { formatInternalDate } from "../grammar/dates";
 import { parseFetchAttributes } from "../grammar/fetch-attributes";
-import { findMeta, type SelectedView } from "../selected-view";
+import { metaIndex, type SelectedView } from "../selected-view";
 import { StoreError, type MessageMeta } from "../store-port";
 import { ProtocolError } from "../tokenizer";
 import type { FetchAttribute, SectionSpec, SequenceSet, Token } from "../types";
@@ -145,10 +145,9 @@ class FetchTargets {
     private readonly byUid: boolean,
   ) {
     const list = view.handle.messages();
-    let at = -1;
+    const index = metaIndex(list);
     this.metas = uids.map((uid) => {
-      const i = findMeta(list, uid, at);
-      if (i >= 0) at = i;
+      const i = index.indexOf(uid);
       // Not in the store but numbered in the view: removed by someone, and this session has not said so yet.
       return i >= 0 ? list[i] : view.handle.removedMessage(uid);
     });
