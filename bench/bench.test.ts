@@ -4,7 +4,7 @@
 // assertions: timing belongs to npm run bench.
 import { afterEach, describe, expect, it } from "vitest";
 import { capabilitiesIn, existsCount, ImapResponse, ResponseParser, searchResult, taggedStatus } from "./client/parser";
-import { percentile, Recorder, rng, SessionPacer, summarize } from "./client/stats";
+import { cpuPerSessionUs, percentile, Recorder, rng, SessionPacer, summarize } from "./client/stats";
 import { makeMessage } from "./client/messages";
 import { chartSvg, escapeXml } from "./svg";
 import { histogramBuckets, histogramQuantile, parsePrometheus } from "./scenarios/replication";
@@ -118,6 +118,17 @@ describe("percentiles", () => {
       expect(m.equals(makeMessage(3, size))).toBe(true);
       expect(/\r(?!\n)|(?<!\r)\n/.test(m.toString("latin1"))).toBe(false);
     }
+  });
+});
+
+describe("cpuPerSessionUs", () => {
+  it("divides the CPU time used by the sessions run", () => {
+    // Half a core for 10 s is 5 s of CPU; over 5,000 sessions, 1 ms each.
+    expect(cpuPerSessionUs(0.5, 10, 5000)).toBeCloseTo(1000, 9);
+    expect(cpuPerSessionUs(0.25, 4, 2000)).toBeCloseTo(500, 9);
+  });
+  it("is NaN, not Infinity, when no session ended", () => {
+    expect(cpuPerSessionUs(0.3, 10, 0)).toBeNaN();
   });
 });
 

@@ -82,6 +82,11 @@ export class CpuMeter {
   }
 }
 
+/** CPU per session in microseconds, from cores used over wallS seconds; NaN when no session ended. */
+export function cpuPerSessionUs(cores: number, wallS: number, sessions: number): number {
+  return sessions > 0 ? (cores * wallS * 1e6) / sessions : NaN;
+}
+
 /** Deterministic PRNG (mulberry32) so that both servers get the same workload. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -3,7 +3,7 @@
 // pipelined burst of FETCH FLAGS / FETCH ENVELOPE / FETCH BODY.PEEK[] /
 // APPEND, then a pipelined STORE \Seen, STORE \Deleted, EXPUNGE, and LOGOUT.
 // Each APPEND is matched by one EXPUNGE so that the mailboxes keep their size.
-import { CpuMeter, Recorder, randInt, rng, SessionPacer } from "../client/stats";
+import { CpuMeter, cpuPerSessionUs, Recorder, randInt, rng, SessionPacer } from "../client/stats";
 import { CommandResult } from "../client/connection";
 import { MessagePool } from "../client/messages";
 import { makeUsers, ServerUnderTest } from "../servers/server";
@@ -193,6 +193,11 @@ export async function mixedScenario(opts: BenchOptions, start: ServerFactory, se
     const worst = Math.max(...Object.values(gen.values).map((v) => v ?? 0));
     gen.target = { text: "load generator well below one core (< 0.5)", met: worst < 0.5 };
     figures.push(gen);
+    // The generator's cost follows the sessions it runs, so a faster server
+    // costs it more cores: per session, the servers' figures show the same client.
+    figures.push(
+      figure({ group, metric: "generator CPU per session", unit: "us", better: "lower", values: vals((l) => cpuPerSessionUs(l.generatorCores, l.wallS, l.sessions)) }),
+    );
     figures.push(figure({ group, metric: "server CPU", unit: "cores", better: "lower", values: vals((l) => l.serverCores) }));
   };
   levels.forEach((clients, li) => levelFigures(`${clients} client${clients === 1 ? "" : "s"}`, (n) => raw[n]?.[li], clients === 10 || clients === 50));
