@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import { FrameError, HeartbeatTimeoutError, LinkClosedError, StreamRefusedError, StreamResetError } from "./errors";
 import { DEFAULT_MAX_FRAME, FrameDecoder, FrameType, encodeFrame, type Frame } from "./frame";
 import { MuxStream, type StreamHost } from "./stream";
+import { atTurnEnd } from "../util/turn-end";
 
 export const DEFAULT_INITIAL_WINDOW = 256 * 1024;
 export const DEFAULT_HEARTBEAT_MS = 10_000;
@@ -201,7 +202,7 @@ export class MuxConnection extends EventEmitter<MuxConnectionEvents> {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      setImmediate(MuxConnection.uncork, this);
+      atTurnEnd(MuxConnection.uncork, this);
     }
     if (!this.socket.write(buf)) this.isBlocked = true;
   }

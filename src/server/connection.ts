@@ -5,6 +5,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Logger } from "pino";
+import { atTurnEnd } from "../util/turn-end";
 
 /** What the listener needs of a session; src/imap/session.ts's ImapSession satisfies it. */
 export interface SessionLike {
@@ -274,7 +275,7 @@ export class Connection implements SessionTransport {
     if (this.batchBytes >= COALESCE_BYTES) return this.flushBatch();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(Connection.flush, this);
+      atTurnEnd(Connection.flush, this);
     }
     return !this.pausedByWrites;
   }
