@@ -22,6 +22,9 @@ export class TurnEndQueue {
     }
   }
 
+  // The whole queue is one immediate, so promise callbacks and nextTicks that
+  // a task queues run after the last task, not between tasks as they did
+  // when each flush had an immediate of its own: still in this turn.
   private runQueue(): void {
     const queue = this.queue;
     let i = 0;
