@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
-import type { ImapFlow } from "imapflow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawImapClient, STACK_TRACE } from "./support/raw-client";
 import { removeDir, startServer, type RunningServer } from "./support/server";
-import { closeQuietly, connected } from "./support/imapflow-client";
+import { closeQuietly, connected, snapshot, type MailboxSnapshot } from "./support/imapflow-client";
 import { simpleMessage } from "./support/messages";
 
 /**
@@ -24,27 +23,9 @@ const LONG_LINE = 2 * 1024 * 1024;
 
 let srv: RunningServer;
 
-type Snapshot = Array<{ path: string; uidValidity: string; uidNext: number; msgs: Array<{ uid: number; flags: string[]; size: number }> }>;
-
-async function snapshot(c: ImapFlow, only?: string[]): Promise<Snapshot> {
-  const out: Snapshot = [];
-  const boxes = (await c.list()).map((m) => m.path).sort();
-  for (const box of only ?? boxes) {
-    const mb = await c.mailboxOpen(box, { readOnly: true });
-    const msgs = mb.exists === 0 ? [] : await c.fetchAll("1:*", { uid: true, flags: true, size: true });
-    out.push({
-      path: box,
-      uidValidity: String(mb.uidValidity),
-      uidNext: mb.uidNext,
-      msgs: msgs.map((m) => ({ uid: m.uid, flags: [...(m.flags ?? [])].filter((f) => f !== "\\Recent").sort(), size: m.size! })),
-    });
-  }
-  return out;
-}
-
-let aliceBefore: Snapshot;
+let aliceBefore: MailboxSnapshot;
 let aliceMailboxes: string[];
-let bobInboxBefore: Snapshot;
+let bobInboxBefore: MailboxSnapshot;
 
 beforeAll(async () => {
   // The fuzzer sends wrong passwords on purpose; the failed-login slowdown is

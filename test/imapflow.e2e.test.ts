@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImapFlow, MessageStructureObject } from "imapflow";
 import { removeDir, startServer, type RunningServer } from "./support/server";
-import { closeQuietly, connected, streamToBuffer, waitForEvent } from "./support/imapflow-client";
+import { closeQuietly, connected, snapshot, storedFlags, streamToBuffer, waitForEvent } from "./support/imapflow-client";
 import { ATTACHMENT_BYTES, multipartMessage, simpleMessage } from "./support/messages";
 
 const DEFAULT_SPECIAL_USE: Record<string, string> = {
@@ -27,12 +27,6 @@ afterAll(async () => {
   await srv?.stop();
   removeDir(dataDir);
 });
-
-function flagsOf(msg: { flags?: Set<string> } | false): string[] {
-  if (!msg) throw new Error("message not found");
-  // \Recent is session-specific (RFC 3501 §2.3.2); the assertions are about stored flags.
-  return [...(msg.flags ?? [])].filter((f) => f !== "\\Recent").sort();
-}
 
 describe("imapflow against charon dev", () => {
   it("lists the default mailboxes with their special-use attributes from the server", async () => {
@@ -104,7 +98,7 @@ describe("imapflow against charon dev", () => {
     expect(got).not.toBe(false);
     if (!got) return;
     expect(got.uid).toBe(res.uid);
-    expect(flagsOf(got)).toEqual(["$Label1", "\\Seen"]);
+    expect(storedFlags(got)).toEqual(["$Label1", "\\Seen"]);
     expect(new Date(got.internalDate!).getTime()).toBe(date.getTime());
     expect(got.size).toBe(Buffer.byteLength(msg));
     expect(got.source!.toString("utf8")).toBe(msg);
@@ -252,11 +246,11 @@ describe("imapflow against charon dev", () => {
     it("STORE adds, removes and replaces flags and keywords", async () => {
       const u = String(uids[1]);
       expect(await alice.messageFlagsAdd(u, ["\\Flagged", "$Important"], { uid: true })).toBe(true);
-      expect(flagsOf(await alice.fetchOne(u, { flags: true }, { uid: true }))).toEqual(["$Important", "\\Flagged"]);
+      expect(storedFlags(await alice.fetchOne(u, { flags: true }, { uid: true }))).toEqual(["$Important", "\\Flagged"]);
       await alice.messageFlagsRemove(u, ["\\Flagged"], { uid: true });
-      expect(flagsOf(await alice.fetchOne(u, { flags: true }, { uid: true }))).toEqual(["$Important"]);
+      expect(storedFlags(await alice.fetchOne(u, { flags: true }, { uid: true }))).toEqual(["$Important"]);
       await alice.messageFlagsSet(u, ["\\Answered"], { uid: true });
-      expect(flagsOf(await alice.fetchOne(u, { flags: true }, { uid: true }))).toEqual(["\\Answered"]);
+      expect(storedFlags(await alice.fetchOne(u, { flags: true }, { uid: true }))).toEqual(["\\Answered"]);
       // STORE must never change a message's UID or duplicate it.
       const all = await alice.fetchAll("1:*", { uid: true });
       expect(all.map((m) => m.uid)).toEqual(uids);
@@ -303,8 +297,8 @@ describe("imapflow against charon dev", () => {
       const there = await alice.fetchAll("1:*", { uid: true, flags: true, envelope: true });
       expect(there.map((m) => m.envelope!.subject)).toEqual(["Invoice 1001", "Lunch tomorrow?", "Re: Invoice 1001"]);
       expect(there.map((m) => m.uid)).toEqual([...destUids, move.uidMap!.get(uids[2])!]);
-      expect(flagsOf(there[0])).toEqual(["\\Seen"]);
-      expect(flagsOf(there[2])).toEqual(["\\Seen"]);
+      expect(storedFlags(there[0])).toEqual(["\\Seen"]);
+      expect(storedFlags(there[2])).toEqual(["\\Seen"]);
       await alice.mailboxOpen("Search");
     });
 
@@ -367,21 +361,6 @@ describe("imapflow against charon dev", () => {
   });
 
   it("a restart on the same data directory keeps every acknowledged message, flag and UID", async () => {
-    type Snap = { path: string; uidValidity: string; uidNext: number; msgs: Array<{ uid: number; flags: string[]; size: number }> };
-    const snapshot = async (c: ImapFlow): Promise<Snap[]> => {
-      const out: Snap[] = [];
-      for (const box of (await c.list()).map((m) => m.path).sort()) {
-        const mb = await c.mailboxOpen(box, { readOnly: true });
-        const msgs = mb.exists === 0 ? [] : await c.fetchAll("1:*", { uid: true, flags: true, size: true });
-        out.push({
-          path: box,
-          uidValidity: String(mb.uidValidity),
-          uidNext: mb.uidNext,
-          msgs: msgs.map((m) => ({ uid: m.uid, flags: flagsOf(m), size: m.size! })),
-        });
-      }
-      return out;
-    };
     const before = await snapshot(alice);
     expect(before.find((b) => b.path === "INBOX")!.msgs.length).toBe(2);
     await closeQuietly(alice);

@@ -12,6 +12,7 @@
 import { applyOp, buildReassigns, createState, genesisOp, pendingReassignments, reassignBlockers, versionVector, type Op, type UserState, type VersionVector } from "../src/crdt";
 import { isDelivered, mergeVectors } from "../src/crdt/causality";
 import { CausalInbox } from "../src/replication/causal-inbox";
+import { mulberry32 } from "../src/util/mulberry32";
 import { ACTION_WEIGHTS, localEffects, type Action, type RunResult } from "./sim";
 
 type Msg = { from: number; to: number; kind: "ops"; ops: Op[] } | { from: number; to: number; kind: "vv"; vv: VersionVector; full: boolean };
@@ -30,17 +31,6 @@ export interface ProtocolSimOptions {
   steps: number;
   /** The negative control: apply whatever arrives, without waiting for its causal context. */
   ignoreCausality?: boolean;
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ACTION_NAMES = ACTION_WEIGHTS.flatMap(([action, weight]) => Array<Action>(weight).fill(action));

@@ -41,6 +41,7 @@ import {
   type VersionVector,
 } from "../src/crdt";
 import { TombstoneStability } from "../src/replication/tombstone-stability";
+import { mulberry32 } from "../src/util/mulberry32";
 
 export type ApplyFn = (state: UserState, op: Op) => ApplyResult;
 
@@ -146,18 +147,6 @@ export function churnHistoryArb(): fc.Arbitrary<History> {
   const churn = new Set<Action>(["append", "expunge", "flags"]);
   const actions = weighted(ACTION_WEIGHTS.filter(([a]) => churn.has(a)));
   return historyArb({ replicas: 2, maxCmds: 60, actions, deliverWeight: 10, purgeWeight: 4 });
-}
-
-/** mulberry32: a tiny deterministic PRNG for the final delivery order. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -484,7 +473,7 @@ export function runHistory(h: History, opts: RunOptions = {}): RunResult {
 
   // Heal: deliver everything everywhere in a random causal order with
   // duplicates; origins reassign in turn (reassignBlockers) until none is owed.
-  const rnd = prng(h.seed);
+  const rnd = mulberry32(h.seed);
   let settled = false;
   for (let round = 0; round < 50 && !settled; round++) {
     for (const rep of reps) {

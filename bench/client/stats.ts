@@ -87,17 +87,8 @@ export function cpuPerSessionUs(cores: number, wallS: number, sessions: number):
   return sessions > 0 ? (cores * wallS * 1e6) / sessions : NaN;
 }
 
-/** Deterministic PRNG (mulberry32) so that both servers get the same workload. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so that both servers get the same workload. */
+export { mulberry32 as rng } from "../../src/util/mulberry32";
 
 export function randInt(r: () => number, lo: number, hi: number): number {
   return lo + Math.floor(r() * (hi - lo + 1));

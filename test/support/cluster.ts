@@ -57,11 +57,4 @@ export async function heldMail(node: ClusterNode): Promise<Map<string, number>> 
   return new Map(held.users.map((u) => [u.name, u.messages]));
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isAlive } from "../../bench/servers/proc";

@@ -26,6 +26,26 @@ export async function connected(srv: RunningServer, user = "alice", pass = "secr
   return c;
 }
 
+/** Every mailbox's (or only those named) UIDVALIDITY, UIDNEXT and messages, to compare before and after. */
+export type MailboxSnapshot = Array<{ path: string; uidValidity: string; uidNext: number; msgs: Array<{ uid: number; flags: string[]; size: number }> }>;
+
+export async function snapshot(c: ImapFlow, only?: string[]): Promise<MailboxSnapshot> {
+  const out: MailboxSnapshot = [];
+  const boxes = (await c.list()).map((m) => m.path).sort();
+  for (const box of only ?? boxes) {
+    const mb = await c.mailboxOpen(box, { readOnly: true });
+    const msgs = mb.exists === 0 ? [] : await c.fetchAll("1:*", { uid: true, flags: true, size: true });
+    out.push({ path: box, uidValidity: String(mb.uidValidity), uidNext: mb.uidNext, msgs: msgs.map((m) => ({ uid: m.uid, flags: storedFlags(m), size: m.size! })) });
+  }
+  return out;
+}
+
+/** A message's flags without \Recent, which is per session (RFC 3501 §2.3.2), sorted. */
+export function storedFlags(msg: { flags?: Set<string> } | false): string[] {
+  if (!msg) throw new Error("message not found");
+  return [...(msg.flags ?? [])].filter((f) => f !== "\\Recent").sort();
+}
+
 export async function closeQuietly(c: ImapFlow | undefined): Promise<void> {
   if (!c) return;
   try {
