@@ -5,11 +5,10 @@
 // its PID.
 import { spawn, spawnSync, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BenchUser, ServerUnderTest } from "./servers/server";
-import { ensureDebianPackages, freePort, isAlive, processTree, repoRoot, sleep, stopPids } from "./servers/proc";
+import { canConnect, ensureDebianPackages, freePort, isAlive, processTree, repoRoot, sleep, stopPids } from "./servers/proc";
 
 export const DOVECOT_BIN = "/usr/sbin/dovecot";
 
@@ -233,17 +232,6 @@ export class DovecotServer implements ServerUnderTest {
     }
     await fs.promises.rm(this.dir, { recursive: true, force: true });
   }
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
 }
 
 function readTail(file: string): string {

@@ -7,11 +7,10 @@
 // the rules below, not against pluto itself.
 import { spawn, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { formatHostPort, parseHostPort } from "../../src/config/schema";
 import { BenchUser, ServerUnderTest } from "./server";
-import { isAlive, processTree, sleep, stopPids } from "./proc";
+import { canConnect, isAlive, processTree, sleep, stopPids } from "./proc";
 
 export interface PlutoConfigFacts {
   publicAddr: { host: string; port: number };
@@ -155,15 +154,4 @@ export class PlutoServer implements ServerUnderTest {
     // Distributor first, storage last; a child that has exited is not signalled (its PID may be another's by now).
     for (const c of [...this.children].reverse()) if (c.pid && c.exitCode === null && c.signalCode === null) await stopPids([c.pid], 10_000);
   }
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
 }

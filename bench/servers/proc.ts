@@ -16,6 +16,18 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
+/** Whether something accepts TCP connections on host:port now. */
+export function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -4,7 +4,7 @@
 
 import { isCausallyReady } from "../crdt/causality";
 import type { Op, VersionVector } from "../crdt/types";
-import { keys, padSeq, parseOpKey, PREFIX_END } from "./keys";
+import { keys, parseOpKey, PREFIX_END } from "./keys";
 import { jsonValue, parseJson, type BatchOp, type Db } from "./leveldb";
 
 export function opPut(user: string, op: Op): BatchOp {
