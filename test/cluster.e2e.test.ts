@@ -3,11 +3,12 @@
 // what each node says it holds, the mutual-TLS refusals on every internal
 // port, STARTTLS through the distributor, and failover after kill -9.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadClusterConfig, nodesWithRole, readNodeTls, type ClusterConfig } from "../src/config/cluster";
 import { connectMux } from "../src/link";
+import { SCHED_BATCH, SCHED_OTHER, threadPolicy } from "../src/node/scheduling";
 import { createCa, issueLeaf, type PemKeyPair } from "../src/tls/certs";
 import { internalClientOptions } from "../src/tls/mtls";
 import { adminGet, clusterNodes, configFile, heldMail, isAlive, routeOf, type ClusterNode } from "./support/cluster";
@@ -76,6 +77,16 @@ describe("cluster: routing, internal mutual TLS, STARTTLS", () => {
       const ready = await adminGet(n, "/readyz");
       expect(ready.status, `${n.name} /readyz: ${ready.body}`).toBe(200);
       expect((await adminGet(n, "/metrics")).body).toMatch(new RegExp(`charon_sessions_active\\{[^}]*node="${n.name}"`));
+    }
+  });
+
+  it("schedules each node's event loop SCHED_BATCH and leaves its other threads (libuv's pool) normal", () => {
+    for (const n of nodes) {
+      expect(threadPolicy(n.pid), n.name).toBe(SCHED_BATCH);
+      // libuv's 4 pool threads exist before the change and keep the normal policy (threads made later, such as
+      // the distributor's scrypt threads, inherit batch).
+      const others = readdirSync(`/proc/${n.pid}/task`).map(Number).filter((tid) => tid !== n.pid);
+      expect(others.filter((tid) => threadPolicy(n.pid, tid) === SCHED_OTHER).length, n.name).toBeGreaterThanOrEqual(4);
     }
   });
 

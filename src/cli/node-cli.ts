@@ -7,6 +7,7 @@ import { startWorker } from "../../worker/worker";
 import { checkPortsFree, ConfigError, formatHostPort, loadClusterConfig, nodeByName } from "../config/cluster";
 import type { ClusterConfig } from "../config/schema";
 import { createLogger, isLogLevel } from "../log/logger";
+import { applyScheduling } from "../node/scheduling";
 import { parseOrUsage, type CliIo } from "./args";
 import { reportConfigError } from "./certs";
 import { exitWithSupervisor } from "./node-process";
@@ -73,6 +74,7 @@ export async function runNode(role: NodeCommand, argv: string[], io: CliIo, env:
 async function startAndServe(role: NodeCommand, config: ClusterConfig, name: string, log: Logger, io: CliIo, signals: StopSignals): Promise<"running"> {
   if (role === "distributor") {
     const d = await startDistributor({ config, name, log });
+    await applyScheduling(config.scheduling, log);
     const { imaps, imap } = d.endpoints;
     const parts = [`ready distributor name=${name}`];
     if (imaps) parts.push(`imaps=${formatHostPort(imaps)}`);
@@ -84,6 +86,7 @@ async function startAndServe(role: NodeCommand, config: ClusterConfig, name: str
   }
   const start = role === "worker" ? startWorker : startStorage;
   const n = await start({ config, name, log });
+  await applyScheduling(config.scheduling, log);
   io.out(`ready ${role} name=${name} internal=${formatHostPort(n.internal)} admin=${formatHostPort(n.admin)}`);
   exitWithSupervisor();
   return signals.runUntil(n);

@@ -93,6 +93,7 @@ describe("parseClusterConfig accepts", () => {
     expect(c.tls.nodeCerts).toBe("/x/certs");
     expect(c.durability).toBe("local");
     expect(c.logLevel).toBe("info");
+    expect(c.scheduling).toBe("batch");
   });
 });
 
@@ -127,6 +128,7 @@ const REJECT: Array<[string, string, string, RegExp]> = [
   ["duplicate YAML key", "logLevel: info\nlogLevel: debug\n" + node(""), "(yaml line 2)", /unique/i],
   ["YAML syntax error", "nodes: [\n", "(yaml line", /./],
   ["empty file", "", "nodes", /empty/],
+  ["bad scheduling", node("scheduling: realtime\n"), "scheduling", /must be one of batch, normal/],
 ];
 
 describe("parseClusterConfig refuses", () => {
@@ -162,6 +164,7 @@ describe("environment overrides", () => {
       CHARON_LOGLEVEL: "warn",
       CHARON_TLS__PUBLIC__CERT: "/abs/pub.crt",
       CHARON_AUTH__DELAYMS: "0",
+      CHARON_SCHEDULING: "normal",
       CHARON_LOG_LEVEL: "trace", // not a config path, left alone
       CHARON_E2E_CLI: "/whatever",
       PATH: "/bin",
@@ -171,6 +174,7 @@ describe("environment overrides", () => {
     expect(c.logLevel).toBe("warn");
     expect(c.tls.public.cert).toBe("/abs/pub.crt");
     expect(c.auth.delayMs).toBe(0);
+    expect(c.scheduling).toBe("normal");
   });
 
   it("create sections absent from the file", () => {
@@ -215,7 +219,7 @@ describe("loadClusterConfig", () => {
     const dir = tempDir();
     const file = await writeConfig(dir, GOOD + "colour: blue\n");
     const err = await rejected(loadClusterConfig(file, NO_ENV));
-    expect(err.message).toBe(`${file}: colour: unknown key (known keys: cluster, durability, tls, users, limits, auth, replication, nodes, logLevel)`);
+    expect(err.message).toBe(`${file}: colour: unknown key (known keys: cluster, durability, tls, users, limits, auth, replication, nodes, logLevel, scheduling)`);
   });
 
   it("refuses a missing file", async () => {

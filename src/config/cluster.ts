@@ -322,6 +322,7 @@ export async function generateDevConfig(opts: DevConfigOptions): Promise<{ path:
     },
     users: "users.json",
     logLevel: opts.logLevel ?? "info",
+    scheduling: "batch",
     ...(opts.limits && Object.keys(opts.limits).length > 0 ? { limits: opts.limits } : {}),
     nodes,
   };

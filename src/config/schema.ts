@@ -12,6 +12,10 @@ export type ClusterRole = (typeof CLUSTER_ROLES)[number];
 export const DURABILITY_MODES = ["local", "replicated"] as const;
 export type Durability = (typeof DURABILITY_MODES)[number];
 
+/** How each node's event-loop thread is scheduled by Linux (src/node/scheduling.ts). */
+export const SCHEDULING_POLICIES = ["batch", "normal"] as const;
+export type SchedulingPolicy = (typeof SCHEDULING_POLICIES)[number];
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -90,6 +94,7 @@ export interface ClusterConfig {
   replication: ReplicationConfig;
   nodes: NodeConfig[];
   logLevel: LogLevel;
+  scheduling: SchedulingPolicy;
 }
 
 // ---------------------------------------------------------------------------
@@ -134,6 +139,7 @@ export const CLUSTER_SPEC: Record<string, Spec> = {
   replication: { t: "object", fields: Object.fromEntries(Object.keys(DEFAULT_REPLICATION).map((k) => [k, intSpec(k === "storageReplicas" ? 0 : 1)])) },
   nodes: { t: "nodes" },
   logLevel: { t: "enum", values: LOG_LEVELS },
+  scheduling: { t: "enum", values: SCHEDULING_POLICIES },
 };
 
 const NODE_NAME = /^[A-Za-z0-9._-]{1,63}$/;
@@ -309,6 +315,7 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
   const replication = intSection(raw, "replication", DEFAULT_REPLICATION, baseDir);
 
   const logLevel = (scalar(CLUSTER_SPEC.logLevel, raw.logLevel, "logLevel", baseDir) as LogLevel | undefined) ?? "info";
+  const scheduling = (scalar(CLUSTER_SPEC.scheduling, raw.scheduling, "scheduling", baseDir) as SchedulingPolicy | undefined) ?? "batch";
 
   if (raw.nodes === undefined || raw.nodes === null) throw new ConfigError("nodes", "missing: list the cluster's nodes", "missing");
   if (!Array.isArray(raw.nodes)) throw new ConfigError("nodes", `expected a list of nodes, got ${typeName(raw.nodes)}`, "type");
@@ -345,5 +352,5 @@ export function validateClusterConfig(raw: unknown, baseDir: string): ClusterCon
     throw new ConfigError("replication.storageReplicas", `is ${replication.storageReplicas}, but the cluster has ${storageNodes} storage node(s)`, "value");
   }
 
-  return { baseDir, cluster: { name: clusterName }, durability, tls, users, limits, auth, replication, nodes, logLevel };
+  return { baseDir, cluster: { name: clusterName }, durability, tls, users, limits, auth, replication, nodes, logLevel, scheduling };
 }
