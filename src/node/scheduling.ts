@@ -50,6 +50,10 @@ const runCommand: RunCommand = (file, args) =>
  */
 export async function applyScheduling(policy: SchedulingPolicy, log: Logger, run: RunCommand = runCommand): Promise<SchedulingPolicy> {
   if (policy === "normal") return "normal";
+  if (process.platform !== "linux") {
+    log.debug({ platform: process.platform }, "SCHED_BATCH is Linux's; the event loop keeps the normal policy");
+    return "normal";
+  }
   try {
     // An asynchronous fs call starts libuv's pool (all its threads at once) if nothing has yet.
     await fs.access(process.execPath);
