@@ -79,7 +79,7 @@ describe("parseClusterConfig accepts", () => {
 
   it("a replication section: storage replicas per user and compaction settings, defaults filled in", () => {
     const c = parseClusterConfig(`${GOOD}replication: { storageReplicas: 1, compactMinOps: 50 }\n`, "/etc/charon", NO_ENV);
-    expect(c.replication).toEqual({ storageReplicas: 1, compactEveryMs: 10_000, compactMinOps: 50 });
+    expect(c.replication).toEqual({ storageReplicas: 1, compactEveryMs: 10_000, compactMinOps: 50, purgeEveryMs: 2_000 });
     expect(parseClusterConfig(GOOD, "/etc/charon", NO_ENV).replication.storageReplicas).toBe(0);
     expect(parseClusterConfig(GOOD, "/etc/charon", { CHARON_REPLICATION__COMPACTEVERYMS: "500" }).replication.compactEveryMs).toBe(500);
   });

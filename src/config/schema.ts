@@ -64,12 +64,15 @@ export interface ReplicationConfig {
   compactEveryMs: number;
   /** A user's log is compacted once at least this many ops are acknowledged by every replica. */
   compactMinOps: number;
+  /** How often a node takes its users' tombstones a step towards purging (three steps purge them). */
+  purgeEveryMs: number;
 }
 
 export const DEFAULT_REPLICATION: Readonly<ReplicationConfig> = Object.freeze({
   storageReplicas: 0,
   compactEveryMs: 10_000,
   compactMinOps: 1000,
+  purgeEveryMs: 2_000,
 });
 
 export const DEFAULT_AUTH: Readonly<AuthConfig> = Object.freeze({

@@ -48,6 +48,7 @@ export class NodeReplication {
       metrics: replicationMetrics(opts.metrics.registry),
       compactEveryMs: opts.config.replication.compactEveryMs,
       compactMinOps: opts.config.replication.compactMinOps,
+      purgeEveryMs: opts.config.replication.purgeEveryMs,
     });
     this.links = new PeerLinks({
       config: opts.config,

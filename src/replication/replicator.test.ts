@@ -9,7 +9,7 @@ import { keys } from "../mailstore/keys";
 import type { MailStoreOptions } from "../mailstore";
 import { countKeys, message, tempStore, type TempStore } from "../mailstore/test-support";
 import type { PeerSession } from "./peer-session";
-import { Replicator, type ReplicatorMetrics } from "./replicator";
+import { Replicator, type ReplicatorMetrics, type ReplicatorOptions } from "./replicator";
 import { MessageDecoder, type ReplicationMessage } from "./wire";
 
 const log = pino({ level: "silent" });
@@ -67,10 +67,12 @@ async function node(
   shouldHold: (node: string, user: string) => boolean = () => true,
   replicasOf?: (user: string) => string[],
   storeOptions: Partial<MailStoreOptions> = {},
+  timers: Pick<ReplicatorOptions, "purgeEveryMs"> = {},
 ): Promise<Node> {
   const t = await tempStore({ replicaId: `r-${name}`, ...storeOptions });
   const m = counters();
-  const r = new Replicator({ store: t.store, self: name, shouldHold, log, metrics: m, flushMs: 20, replicasOf, compactEveryMs: 3_600_000, compactMinOps: 10 });
+  // Rounds run when a test calls them, unless it asks for a timer.
+  const r = new Replicator({ store: t.store, self: name, shouldHold, log, metrics: m, flushMs: 20, replicasOf, compactEveryMs: 3_600_000, compactMinOps: 10, purgeEveryMs: 3_600_000, ...timers });
   await r.start();
   cleanups.push(() => t.cleanup());
   cleanups.push(() => r.close());
@@ -106,10 +108,10 @@ async function eventually(what: string | (() => string), check: () => boolean | 
 }
 
 /** A worker w1 and a storage s1, linked, each holding every user and compacting once both acknowledged. */
-async function compactingPair(): Promise<[Node, Node]> {
+async function compactingPair(timers: Pick<ReplicatorOptions, "purgeEveryMs"> = {}): Promise<[Node, Node]> {
   const replicas = () => ["w1", "s1"];
-  const a = await node("w1", () => true, replicas);
-  const b = await node("s1", () => true, replicas);
+  const a = await node("w1", () => true, replicas, {}, timers);
+  const b = await node("s1", () => true, replicas, {}, timers);
   await link(a, b);
   return [a, b];
 }
@@ -321,11 +323,18 @@ describe("Replicator", () => {
     const tombstonesOf = async (n: Node) => (await n.t.store.replica("u")).tombstones().length;
     expect(await tombstonesOf(a)).toBe(3);
     expect(await tombstonesOf(b)).toBe(3);
-    // One round captures them, one sees them everywhere, one sees everything concurrent everywhere.
+    // Compaction rounds leave tombstones alone...
+    for (let i = 0; i < 3; i++) await Promise.all([a.r.compactRound(), b.r.compactRound()]);
+    expect(await tombstonesOf(a)).toBe(3);
+    const logged = (n: Node) => countKeys(n.t.store, keys.opPrefix("u"));
+    const loggedBefore = [await logged(a), await logged(b)];
+    // ...and purge rounds leave the log alone. One round captures them, one sees them everywhere, one sees
+    // everything concurrent everywhere.
     await eventually("both purged", async () => {
-      await Promise.all([a.r.compactRound(), b.r.compactRound()]);
+      await Promise.all([a.r.purgeRound(), b.r.purgeRound()]);
       return (await tombstonesOf(a)) === 0 && (await tombstonesOf(b)) === 0;
     });
+    expect([await logged(a), await logged(b)]).toEqual(loggedBefore);
     expect(a.m.purged).toBe(3);
     expect(b.m.purged).toBe(3);
     await converged([a, b], "u");
@@ -336,6 +345,18 @@ describe("Replicator", () => {
     await ua.append("INBOX", message("later", "after the purge"), []);
     await converged([a, b], "u");
     expect((await (await b.t.store.forUser("u")).open("INBOX", true)).messages().map((m) => m.uid)).toEqual([4, 5, 6]);
+  });
+
+  it("purges on its own timer, without a compaction round", async () => {
+    const [a, b] = await compactingPair({ purgeEveryMs: 30 });
+    const ua = await a.t.store.forUser("u");
+    for (let i = 0; i < 3; i++) await ua.append("INBOX", message(`m${i}`, `body ${i}`), []);
+    const box = await ua.open("INBOX", false);
+    await box.store([1, 2], "add", ["\\Deleted"]);
+    await box.expunge();
+    await converged([a, b], "u");
+    // The compaction timer is an hour away: only the purge timer can have done this.
+    await eventually("both purged by their timers", () => a.m.purged === 2 && b.m.purged === 2);
   });
 
   it("compacts the log once every replica acknowledged, and a new replica starts from a snapshot plus later ops", async () => {

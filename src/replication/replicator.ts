@@ -36,6 +36,12 @@ export interface ReplicatorOptions {
   /** How often compaction is considered, and how many acknowledged ops make it worth it. Defaults 10 s, 1000. */
   compactEveryMs?: number;
   compactMinOps?: number;
+  /**
+   * How often a user's tombstones take a step towards purging (three steps
+   * purge a generation). Default 2 s. Apart from compaction: each step is a
+   * few vector comparisons, while compaction writes a snapshot.
+   */
+  purgeEveryMs?: number;
   now?: () => number;
 }
 
@@ -48,11 +54,13 @@ export class Replicator implements SessionHost {
   private readonly locks = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private compactTimer: NodeJS.Timeout | undefined;
-  private compacting = false;
+  private purgeTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private wake: (() => void) | undefined;
   /** Users with new ops since the last compaction round, and the floor each was last compacted to. */
   private readonly touched = new Set<string>();
+  /** Users with new ops since the last purge round, or a generation of tombstones on its way. */
+  private readonly purgeTouched = new Set<string>();
   private readonly floors = new Map<string, VersionVector>();
   private readonly stability = new TombstoneStability();
   private unsubscribe: (() => void) | undefined;
@@ -74,22 +82,71 @@ export class Replicator implements SessionHost {
     this.timer.unref();
     if (this.opts.replicasOf) {
       const every = this.opts.compactEveryMs ?? 10_000;
-      this.compactTimer = setInterval(() => {
-        if (this.compacting) return;
-        this.compacting = true;
-        this.compactRound(every / 2)
-          .catch((err: unknown) => this.opts.log.warn({ err }, "compaction failed"))
-          .finally(() => (this.compacting = false));
-      }, every);
-      this.compactTimer.unref();
+      this.compactTimer = this.repeat(every, "compaction", () => this.compactRound(every / 2));
+      this.purgeTimer = this.repeat(this.opts.purgeEveryMs ?? 2_000, "tombstone purge", () => this.purgeRound());
     }
+  }
+
+  /** Runs `round` every `ms`; a tick that finds the previous round still running is skipped. */
+  private repeat(ms: number, what: string, round: () => Promise<number>): NodeJS.Timeout {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      round()
+        .catch((err: unknown) => this.opts.log.warn({ err }, `${what} failed`))
+        .finally(() => (running = false));
+    }, ms);
+    timer.unref();
+    return timer;
+  }
+
+  /** Every other replica's latest acknowledgement for `user`, or undefined while one has no live stream or none yet. */
+  private peerAcks(user: string): VersionVector[] | undefined {
+    const acks: VersionVector[] = [];
+    for (const peer of this.opts.replicasOf!(user)) {
+      if (peer === this.self) continue;
+      const vv = [...this.sessions].find((s) => s.peer === peer && !s.closed)?.acked.get(user);
+      if (!vv) return undefined;
+      acks.push(vv);
+    }
+    return acks;
+  }
+
+  /**
+   * Takes each recently changed user's tombstones a step towards purging, on
+   * the acknowledgements every other replica sent (TombstoneStability), and
+   * purges those that are stable. Returns how many were purged.
+   */
+  async purgeRound(): Promise<number> {
+    let purged = 0;
+    const users = [...this.purgeTouched];
+    this.purgeTouched.clear();
+    for (const user of users) {
+      if (this.closed) break;
+      const acks = this.peerAcks(user);
+      if (!acks) {
+        this.purgeTouched.add(user); // try again later
+        continue;
+      }
+      const ours = await this.vectorOf(user);
+      const replica = await this.opts.store.replica(user);
+      const stable = this.stability.step(user, [ours, ...acks], () => replica.tombstones());
+      if (stable.length > 0) {
+        const n = replica.purgeTombstones(stable);
+        this.metrics?.tombstonesPurged(n);
+        purged += n;
+      }
+      // A generation of tombstones on its way needs another look even if the user stays quiet.
+      if (this.stability.pending(user)) this.purgeTouched.add(user);
+    }
+    return purged;
   }
 
   /**
    * Compacts each recently changed user whose every other replica has a live
-   * stream and has acknowledged, up to what all of them (and we) have, and
-   * takes a step towards purging its tombstones on the same acknowledgements
-   * (TombstoneStability). Returns the ops compacted away.
+   * stream and has acknowledged, up to what all of them (and we) have.
+   * Returns the ops compacted away.
    * Compactions are spread over `spreadMs`: done back to back, every user's
    * at once on every node, they stalled the sessions for a quarter of a second
    * every round.
@@ -101,13 +158,8 @@ export class Replicator implements SessionHost {
     const pauseMs = spreadMs / Math.max(1, users.length);
     for (const user of users) {
       if (this.closed) break;
-      const others = this.opts.replicasOf!(user).filter((n) => n !== this.self);
-      const acks: VersionVector[] = [];
-      for (const peer of others) {
-        const vv = [...this.sessions].find((s) => s.peer === peer && !s.closed)?.acked.get(user);
-        if (vv) acks.push(vv);
-      }
-      if (acks.length < others.length) {
+      const acks = this.peerAcks(user);
+      if (!acks) {
         this.touched.add(user); // try again later
         continue;
       }
@@ -115,10 +167,6 @@ export class Replicator implements SessionHost {
       const floor = commonVector([ours, ...acks]);
       const total = (v: VersionVector) => Object.values(v).reduce((a, b) => a + b, 0);
       const replica = await this.opts.store.replica(user);
-      const stable = this.stability.step(user, [ours, ...acks], () => replica.tombstones());
-      if (stable.length > 0) this.metrics?.tombstonesPurged(replica.purgeTombstones(stable));
-      // A generation of tombstones on its way needs another look even if the user stays quiet.
-      if (this.stability.pending(user)) this.touched.add(user);
       // Each compaction writes a snapshot: a mailbox filling up must not stall the node every round.
       if (!replica.snapshotWorthAfter(total(floor) - total(this.floors.get(user) ?? {}), this.opts.compactMinOps ?? 1000)) {
         this.touched.add(user);
@@ -288,6 +336,7 @@ export class Replicator implements SessionHost {
   private onDurable(user: string, op: Op, local: boolean): void {
     this.held.add(user);
     this.touched.add(user);
+    this.purgeTouched.add(user);
     if (local) {
       const reassigned = op.effects.filter((e) => e.type === "uid.reassign").length;
       if (reassigned > 0) this.metrics?.uidReassigned(reassigned);
@@ -331,6 +380,7 @@ export class Replicator implements SessionHost {
     this.wake?.();
     clearInterval(this.timer);
     clearInterval(this.compactTimer);
+    clearInterval(this.purgeTimer);
     this.unsubscribe?.();
     for (const s of [...this.sessions]) s.close();
   }
