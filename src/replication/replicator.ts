@@ -8,7 +8,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { commonVector } from "../crdt/causality";
 import type { Op, VersionVector } from "../crdt/types";
-import { storedUsers, type LevelMailStore } from "../mailstore";
+import { storedUsers, type LevelMailStore, type UserReplica } from "../mailstore";
 import { CausalInbox } from "./causal-inbox";
 import { TombstoneStability } from "./tombstone-stability";
 import { PeerSession, type ReplicationMetricsSink, type SessionHost } from "./peer-session";
@@ -114,24 +114,34 @@ export class Replicator implements SessionHost {
   }
 
   /**
+   * Takes the users out of `pending` one at a time, with our vector and every
+   * other replica's acknowledgement; a user some replica has not acknowledged
+   * goes back into `pending` for a later round. Stops when the node closes.
+   */
+  private async *acknowledged(pending: Set<string>): AsyncGenerator<{ user: string; vectors: VersionVector[]; replica: UserReplica }> {
+    const users = [...pending];
+    pending.clear();
+    for (const user of users) {
+      if (this.closed) return;
+      const acks = this.peerAcks(user);
+      if (!acks) {
+        pending.add(user);
+        continue;
+      }
+      const ours = await this.vectorOf(user);
+      yield { user, vectors: [ours, ...acks], replica: await this.opts.store.replica(user) };
+    }
+  }
+
+  /**
    * Takes each recently changed user's tombstones a step towards purging, on
    * the acknowledgements every other replica sent (TombstoneStability), and
    * purges those that are stable. Returns how many were purged.
    */
   async purgeRound(): Promise<number> {
     let purged = 0;
-    const users = [...this.purgeTouched];
-    this.purgeTouched.clear();
-    for (const user of users) {
-      if (this.closed) break;
-      const acks = this.peerAcks(user);
-      if (!acks) {
-        this.purgeTouched.add(user); // try again later
-        continue;
-      }
-      const ours = await this.vectorOf(user);
-      const replica = await this.opts.store.replica(user);
-      const stable = this.stability.step(user, [ours, ...acks], () => replica.tombstones());
+    for await (const { user, vectors, replica } of this.acknowledged(this.purgeTouched)) {
+      const stable = this.stability.step(user, vectors, () => replica.tombstones());
       if (stable.length > 0) {
         const n = replica.purgeTombstones(stable);
         this.metrics?.tombstonesPurged(n);
@@ -153,20 +163,10 @@ export class Replicator implements SessionHost {
    */
   async compactRound(spreadMs = 0): Promise<number> {
     let removed = 0;
-    const users = [...this.touched];
-    this.touched.clear();
-    const pauseMs = spreadMs / Math.max(1, users.length);
-    for (const user of users) {
-      if (this.closed) break;
-      const acks = this.peerAcks(user);
-      if (!acks) {
-        this.touched.add(user); // try again later
-        continue;
-      }
-      const ours = await this.vectorOf(user);
-      const floor = commonVector([ours, ...acks]);
+    const pauseMs = spreadMs / Math.max(1, this.touched.size);
+    for await (const { user, vectors, replica } of this.acknowledged(this.touched)) {
+      const floor = commonVector(vectors);
       const total = (v: VersionVector) => Object.values(v).reduce((a, b) => a + b, 0);
-      const replica = await this.opts.store.replica(user);
       // Each compaction writes a snapshot: a mailbox filling up must not stall the node every round.
       if (!replica.snapshotWorthAfter(total(floor) - total(this.floors.get(user) ?? {}), this.opts.compactMinOps ?? 1000)) {
         this.touched.add(user);
