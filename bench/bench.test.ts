@@ -4,7 +4,8 @@
 // assertions: timing belongs to npm run bench.
 import { afterEach, describe, expect, it } from "vitest";
 import { capabilitiesIn, existsCount, ImapResponse, ResponseParser, searchResult, taggedStatus } from "./client/parser";
-import { cpuPerSessionUs, percentile, Recorder, rng, SessionPacer, summarize } from "./client/stats";
+import { cpuPerSessionUs, percentile, Recorder, SessionPacer, summarize } from "./client/stats";
+import { mulberry32 } from "../src/util/mulberry32";
 import { makeMessage } from "./client/messages";
 import { chartSvg, escapeXml } from "./svg";
 import { histogramBuckets, histogramQuantile, parsePrometheus } from "./scenarios/replication";
@@ -109,8 +110,8 @@ describe("percentiles", () => {
   });
 
   it("the PRNG and messages are deterministic, of the asked size, with CRLF lines", () => {
-    const a = rng(5);
-    const b = rng(5);
+    const a = mulberry32(5);
+    const b = mulberry32(5);
     expect([a(), a(), a()]).toEqual([b(), b(), b()]);
     for (const size of [1024, 5000, 33 * 1024]) {
       const m = makeMessage(3, size);

@@ -1,10 +1,10 @@
 // Deterministic RFC 5322 test messages of a given size, the same for every server.
-import { rng } from "./stats";
+import { mulberry32 } from "../../src/util/mulberry32";
 
 const WORDS = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua".split(" ");
 
 export function makeMessage(seed: number, size: number, to = "bench@example.test"): Buffer {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const head =
     `From: Sender ${seed} <sender${seed % 97}@example.test>\r\n` +
     `To: <${to}>\r\n` +
@@ -32,7 +32,7 @@ export function makeMessage(seed: number, size: number, to = "bench@example.test
 export class MessagePool {
   private readonly items: Buffer[] = [];
   constructor(seed: number, count: number, minSize: number, maxSize: number) {
-    const r = rng(seed);
+    const r = mulberry32(seed);
     for (let i = 0; i < count; i++) this.items.push(makeMessage(seed * 100_000 + i, minSize + Math.floor(r() * (maxSize - minSize + 1))));
   }
   get size(): number {

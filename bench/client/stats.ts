@@ -87,9 +87,6 @@ export function cpuPerSessionUs(cores: number, wallS: number, sessions: number):
   return sessions > 0 ? (cores * wallS * 1e6) / sessions : NaN;
 }
 
-/** Deterministic PRNG so that both servers get the same workload. */
-export { mulberry32 as rng } from "../../src/util/mulberry32";
-
 export function randInt(r: () => number, lo: number, hi: number): number {
   return lo + Math.floor(r() * (hi - lo + 1));
 }

@@ -3,7 +3,8 @@
 // pipelined burst of FETCH FLAGS / FETCH ENVELOPE / FETCH BODY.PEEK[] /
 // APPEND, then a pipelined STORE \Seen, STORE \Deleted, EXPUNGE, and LOGOUT.
 // Each APPEND is matched by one EXPUNGE so that the mailboxes keep their size.
-import { CpuMeter, cpuPerSessionUs, Recorder, randInt, rng, SessionPacer } from "../client/stats";
+import { mulberry32 } from "../../src/util/mulberry32";
+import { CpuMeter, cpuPerSessionUs, Recorder, randInt, SessionPacer } from "../client/stats";
 import { CommandResult } from "../client/connection";
 import { MessagePool } from "../client/messages";
 import { makeUsers, ServerUnderTest } from "../servers/server";
@@ -27,7 +28,7 @@ interface LevelResult {
 const POOL = new MessagePool(11, 256, 1024, 10 * 1024);
 
 async function clientLoop(server: ServerUnderTest, userIdx: number, deadline: number, rec: Recorder, seed: number, pace?: SessionPacer): Promise<number> {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const user = server.users[userIdx % server.users.length];
   let sessions = 0;
   // Only SELECT's untagged responses are read; the others are counted, not kept.

@@ -3,7 +3,8 @@
 // APPEND, SELECT, STORE and EXPUNGE (messages of 1 to 33 KB), then SELECT
 // INBOX and LOGOUT. Commands are sent one at a time, as pluto's own
 // generator does, and LOGIN arguments are atoms (pluto needs that).
-import { CpuMeter, LatencySummary, Recorder, randInt, rng } from "../client/stats";
+import { mulberry32 } from "../../src/util/mulberry32";
+import { CpuMeter, LatencySummary, Recorder, randInt } from "../client/stats";
 import { CommandResult } from "../client/connection";
 import { MessagePool } from "../client/messages";
 import { makeUsers, ServerUnderTest } from "../servers/server";
@@ -27,7 +28,7 @@ interface PlutoRun {
 }
 
 async function worker(server: ServerUnderTest, w: number, deadline: number, rec: Recorder, boxes: Map<string, Set<string>>): Promise<number> {
-  const r = rng(7000 + w);
+  const r = mulberry32(7000 + w);
   let sessions = 0;
   let boxSeq = 0;
   while (Date.now() < deadline) {

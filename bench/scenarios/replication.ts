@@ -8,7 +8,8 @@
 // shipped per op sent. Without the metric it says so, and measures nothing
 // it could not back.
 import { MessagePool } from "../client/messages";
-import { Recorder, randInt, rng } from "../client/stats";
+import { mulberry32 } from "../../src/util/mulberry32";
+import { Recorder, randInt } from "../client/stats";
 import { makeUsers, ServerUnderTest } from "../servers/server";
 import { sleep } from "../servers/proc";
 import { BenchOptions, Figure, figure, login, ScenarioResult, ServerFactory, ServerName } from "./common";
@@ -110,7 +111,7 @@ async function appendLoad(server: ServerUnderTest, phase: string, clients: numbe
   const deadline = t0 + durationS * 1000;
   await Promise.all(
     Array.from({ length: clients }, async (_, i) => {
-      const r = rng(900 + i);
+      const r = mulberry32(900 + i);
       const c = await login(server, server.users[i % server.users.length]);
       try {
         let next = Date.now();
