@@ -72,22 +72,25 @@ export async function runNode(role: NodeCommand, argv: string[], io: CliIo, env:
 }
 
 async function startAndServe(role: NodeCommand, config: ClusterConfig, name: string, log: Logger, io: CliIo, signals: StopSignals): Promise<"running"> {
+  const { node, ready } = await startRole(role, config, name, log);
+  // After the start: libuv's pool exists by then and keeps the normal policy.
+  await applyScheduling(config.scheduling, log);
+  io.out(ready);
+  exitWithSupervisor();
+  return signals.runUntil(node);
+}
+
+/** Starts the node and says what its ready line announces. */
+async function startRole(role: NodeCommand, config: ClusterConfig, name: string, log: Logger) {
   if (role === "distributor") {
     const d = await startDistributor({ config, name, log });
-    await applyScheduling(config.scheduling, log);
     const { imaps, imap } = d.endpoints;
     const parts = [`ready distributor name=${name}`];
     if (imaps) parts.push(`imaps=${formatHostPort(imaps)}`);
     if (imap) parts.push(`imap=${formatHostPort(imap)}`);
     parts.push(`admin=${formatHostPort(d.admin)}`);
-    io.out(parts.join(" "));
-    exitWithSupervisor();
-    return signals.runUntil(d);
+    return { node: d, ready: parts.join(" ") };
   }
-  const start = role === "worker" ? startWorker : startStorage;
-  const n = await start({ config, name, log });
-  await applyScheduling(config.scheduling, log);
-  io.out(`ready ${role} name=${name} internal=${formatHostPort(n.internal)} admin=${formatHostPort(n.admin)}`);
-  exitWithSupervisor();
-  return signals.runUntil(n);
+  const n = await (role === "worker" ? startWorker : startStorage)({ config, name, log });
+  return { node: n, ready: `ready ${role} name=${name} internal=${formatHostPort(n.internal)} admin=${formatHostPort(n.admin)}` };
 }
