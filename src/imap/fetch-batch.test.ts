@@ -44,6 +44,8 @@ describe("FETCH of index attributes", () => {
     const n = 2500; // about 100 KB of responses: more than one batch
     await seed(n, FLAGS_OF);
     const c = await h.login();
+    // SELECT takes the messages' \Recent, so the read-only view below reports none.
+    await c.cmd("a0 SELECT INBOX");
     await c.cmd("a EXAMINE INBOX");
     const all = lines(await c.cmd("b UID FETCH 1:* (FLAGS)"));
     expect(all.length).toBe(n + 1);

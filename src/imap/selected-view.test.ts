@@ -15,10 +15,9 @@ function fakeHandle(initial: number[], opts: { readOnly?: boolean } = {}) {
     readOnly: opts.readOnly ?? false,
     uidNext: () => (list.length ? list[list.length - 1]!.uid + 1 : 1),
     messages: () => list,
-    claimRecent: (uids: number[]) => {
-      if (opts.readOnly) return [];
+    recentAmong: (uids: number[]) => {
       const fresh = uids.filter((u) => !claimed.has(u));
-      fresh.forEach((u) => claimed.add(u));
+      if (!opts.readOnly) fresh.forEach((u) => claimed.add(u));
       return fresh;
     },
     watch: (l: (c: MailboxChange) => void) => {
@@ -182,15 +181,15 @@ describe("SelectedView", () => {
     expect(f.watching).toBe(false);
   });
 
-  it("a read-only view claims no \\Recent and announces empty PERMANENTFLAGS", () => {
+  it("a read-only view shows the \\Recent its handle reports and announces empty PERMANENTFLAGS", () => {
     const f = fakeHandle([1], { readOnly: true });
     const v = SelectedView.open(f.handle);
-    expect(v.recentCount).toBe(0);
+    expect(v.recentCount).toBe(1);
     f.emit({ kind: "flags", uid: 1, flags: ["$X"] });
     expect(collect(v, true)).toEqual([
       "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $X)",
       "OK [PERMANENTFLAGS ()] Read-only mailbox",
-      "1 FETCH (FLAGS ($X) UID 1)",
+      "1 FETCH (FLAGS ($X \\Recent) UID 1)",
     ]);
   });
 });

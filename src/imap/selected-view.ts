@@ -121,7 +121,7 @@ export class SelectedView {
       for (let k = 0; k < flags.length; k++) if (isKeyword(flags[k]!)) view.keywords.add(flags[k]!);
     }
     view.reported = view.uids.length;
-    for (const u of handle.claimRecent(view.uids)) view.recent.add(u);
+    for (const u of handle.recentAmong(view.uids)) view.recent.add(u);
     view.reportedRecent = view.recent.size;
     // Reading the list and subscribing happen in one turn, so no change falls between them.
     view.unwatch = handle.watch((change) => {
@@ -266,7 +266,7 @@ export class SelectedView {
     }
     if (this.gone) return;
     const stillHere = fresh.filter((u) => this.indexOf(u) >= 0).sort((a, b) => a - b);
-    for (const u of this.handle.claimRecent(stillHere)) this.recent.add(u);
+    for (const u of this.handle.recentAmong(stillHere)) this.recent.add(u);
 
     if (allowExpunge && this.expunged.size > 0) this.sendExpunges(write);
 

@@ -279,10 +279,13 @@ describe("SELECT", () => {
     const c = await h.login();
     const e = lines(await c.cmd("a EXAMINE INBOX"));
     expect(e).toContain("* OK [PERMANENTFLAGS ()] Read-only mailbox");
-    // A read-only session claims no \Recent (RFC 3501 §2.3.2 gives it to a session that can clear it).
-    expect(e).toContain("* 0 RECENT");
+    // EXAMINE reports \Recent as SELECT would, but must not clear it (RFC 3501 §6.3.2).
+    expect(e).toContain("* 1 RECENT");
     expect(e[e.length - 1]).toBe("a OK [READ-ONLY] EXAMINE completed");
     expect(await c.cmd("b STORE 1 +FLAGS \\Seen")).toMatch(/^b NO/);
+    expect(lines(await c.cmd("b2 FETCH 1 FLAGS"))[0]).toBe("* 1 FETCH (FLAGS (\\Recent))");
+    const looker = await h.login();
+    expect(lines(await looker.cmd("b3 EXAMINE INBOX"))).toContain("* 1 RECENT");
     const s = lines(await c.cmd("c SELECT INBOX"));
     expect(s).toContain("* 1 RECENT");
     const other = await h.login();
@@ -307,7 +310,7 @@ describe("FETCH", () => {
       "b FETCH 1 (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (Subject From)] BODY.PEEK[TEXT]<0.5>)",
     );
     const msg = sampleMessage("message 1");
-    expect(r).toContain("* 1 FETCH (UID 1 FLAGS () INTERNALDATE \"");
+    expect(r).toContain("* 1 FETCH (UID 1 FLAGS (\\Recent) INTERNALDATE \"");
     expect(r).toContain(` RFC822.SIZE ${Buffer.byteLength(msg)} `);
     expect(r).toContain(
       'ENVELOPE ("Mon, 3 Feb 2025 23:30:00 -0800" "message 1" (("Alice" NIL "alice" "example.org")) (("Alice" NIL "alice" "example.org")) (("Alice" NIL "alice" "example.org")) (("Bob" NIL "bob" "example.org")) NIL NIL NIL "<message1@example.org>")',
@@ -357,6 +360,17 @@ describe("FETCH", () => {
     expect(lines(r4)).toEqual(["* 1 FETCH (FLAGS (\\Seen \\Recent))", "* 2 FETCH (FLAGS (\\Seen \\Recent))", "e OK FETCH completed"]);
     const r5 = await c.cmd("f FETCH 1 RFC822");
     expect(r5).toBe(`* 1 FETCH (RFC822 {${msg.length}}\r\n${msg})\r\nf OK FETCH completed\r\n`);
+  });
+
+  it("answers a section that does not exist with the empty string, as UW-IMAP and Dovecot do", async () => {
+    await seed(1);
+    const c = await h.login();
+    await c.cmd("a EXAMINE INBOX");
+    // The sample is one text/plain part: part 1 is its body, part 2 and 1.HEADER do not exist.
+    expect(await c.cmd("b FETCH 1 (BODY.PEEK[2] BODY.PEEK[1.HEADER] BODY.PEEK[2.MIME]<0.10>)")).toBe(
+      '* 1 FETCH (BODY[2] "" BODY[1.HEADER] "" BODY[2.MIME]<0> "")\r\nb OK FETCH completed\r\n',
+    );
+    expect(await c.cmd("c FETCH 1 BODY.PEEK[1]")).toBe("* 1 FETCH (BODY[1] {14}\r\nHello there.\r\n)\r\nc OK FETCH completed\r\n");
   });
 
   it("FETCH by sequence refuses numbers that do not exist; UID FETCH ignores them", async () => {

@@ -98,11 +98,13 @@ export interface MailboxHandle {
   /** The session has told its client of these removals (or never numbered them): their records can go. */
   forgetRemoved(uids: readonly number[]): void;
   /**
-   * UIDs among `uids` (ascending) that this handle is the first to see; RFC
-   * 3501 §2.3.2 \Recent belongs to exactly one session. Read-only handles
-   * claim nothing.
+   * UIDs among `uids` (ascending) that are \Recent for this handle. RFC 3501
+   * §2.3.2 gives \Recent to the first session to see a message; a read-write
+   * handle claims them, so no later session sees them as \Recent. A
+   * read-only one sees those no read-write session has claimed, and claims
+   * nothing (§6.3.2: EXAMINE must not clear \Recent).
    */
-  claimRecent(uids: readonly number[]): number[];
+  recentAmong(uids: readonly number[]): number[];
   /** The raw RFC 5322 bytes. */
   body(uid: number): Promise<Buffer>;
   /** Parsed MIME structure of a message (cached per blob, so bodies are parsed once). */

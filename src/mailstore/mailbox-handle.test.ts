@@ -63,12 +63,17 @@ describe("mailbox handles", () => {
     expect((await user.append("INBOX", message("n", "new"), [])).uid).toBe(5);
   });
 
-  it("read-only handles refuse changes and claim no \\Recent", async () => {
+  it("read-only handles refuse changes, and see \\Recent without claiming it", async () => {
     t = await tempStore();
     const user = await t.store.forUser("u");
     await user.append("INBOX", message("a", "a"), ["\\Deleted"]);
     const ro = await user.open("INBOX", true);
-    expect(ro.claimRecent([1])).toEqual([]);
+    expect(ro.recentAmong([1])).toEqual([1]);
+    expect(ro.recentAmong([1])).toEqual([1]);
+    expect(user.status("INBOX").recent).toBe(1);
+    const rw = await user.open("INBOX", false);
+    expect(rw.recentAmong([1])).toEqual([1]);
+    expect(ro.recentAmong([1])).toEqual([]);
     for (const p of [ro.store([1], "add", ["\\Seen"]), ro.expunge(), ro.move([1], "Trash")]) {
       await expect(p).rejects.toBeInstanceOf(StoreError);
     }
@@ -83,16 +88,16 @@ describe("mailbox handles", () => {
     const s1 = await user.open("INBOX", false);
     const s2 = await user.open("INBOX", false);
     expect(user.status("INBOX").recent).toBe(2);
-    expect(s1.claimRecent([1, 2])).toEqual([1, 2]);
-    expect(s2.claimRecent([1, 2])).toEqual([]);
+    expect(s1.recentAmong([1, 2])).toEqual([1, 2]);
+    expect(s2.recentAmong([1, 2])).toEqual([]);
     expect(user.status("INBOX").recent).toBe(0);
     await user.append("INBOX", message("c", "c"), []);
-    expect(s2.claimRecent([1, 2, 3])).toEqual([3]);
-    expect(s1.claimRecent([3])).toEqual([]);
+    expect(s2.recentAmong([1, 2, 3])).toEqual([3]);
+    expect(s1.recentAmong([3])).toEqual([]);
     // The unclaimed UIDs are the tail of the ascending list, however long.
     for (const body of ["d", "e", "f"]) await user.append("INBOX", message(body, body), []);
-    expect(s1.claimRecent([1, 2, 3, 4, 5, 6])).toEqual([4, 5, 6]);
-    expect(s2.claimRecent([2, 3, 4, 5, 6])).toEqual([]);
+    expect(s1.recentAmong([1, 2, 3, 4, 5, 6])).toEqual([4, 5, 6]);
+    expect(s2.recentAmong([2, 3, 4, 5, 6])).toEqual([]);
     // Survives a restart: old messages are not \Recent again.
     const again = await (await t.reopen()).forUser("u");
     expect(again.status("INBOX").recent).toBe(0);

@@ -50,8 +50,10 @@ export class LevelMailboxHandle implements MailboxHandle {
     return this.exists() ? messages(this.state, this.mailboxId) : [];
   }
 
-  claimRecent(uids: readonly number[]): number[] {
-    if (this.readOnly || this.closed) return [];
+  recentAmong(uids: readonly number[]): number[] {
+    if (this.closed) return [];
+    // EXAMINE reports \Recent but MUST NOT clear it (RFC 3501 §6.3.2): a later SELECT still gets it.
+    if (this.readOnly) return this.replica.unclaimedRecent(this.mailboxId, uids);
     return this.replica.claimRecent(this.mailboxId, uids);
   }
 

@@ -220,12 +220,17 @@ export class UserReplica {
   }
 
   /** `uids` ascending, so the unclaimed ones are a suffix: a SELECT of a large mailbox looks at the few new ones only. */
-  claimRecent(mailboxId: Tag, uids: readonly number[]): number[] {
+  /** The UIDs among `uids` (ascending) that no read-write session has claimed yet: the tail above the high-water mark. */
+  unclaimedRecent(mailboxId: Tag, uids: readonly number[]): number[] {
     const claimed = this.recentClaimed.get(mailboxId) ?? 0;
     let start = uids.length;
     while (start > 0 && uids[start - 1]! > claimed) start--;
-    if (start === uids.length) return [];
-    const fresh = uids.slice(start);
+    return start === uids.length ? [] : uids.slice(start);
+  }
+
+  claimRecent(mailboxId: Tag, uids: readonly number[]): number[] {
+    const fresh = this.unclaimedRecent(mailboxId, uids);
+    if (fresh.length === 0) return fresh;
     const top = fresh[fresh.length - 1]!;
     this.recentClaimed.set(mailboxId, top);
     // Losing this on a crash only makes a few messages \Recent again: no fsync

@@ -305,16 +305,16 @@ async function fetchOne(
         item("RFC822", encodeValue(new Literal(body!)));
         break;
       case "RFC822.HEADER":
-        item("RFC822.HEADER", nstring(sectionOf({ part: [], text: "HEADER" })));
+        item("RFC822.HEADER", sectionValue(sectionOf({ part: [], text: "HEADER" })));
         break;
       case "RFC822.TEXT":
-        item("RFC822.TEXT", nstring(sectionOf({ part: [], text: "TEXT" })));
+        item("RFC822.TEXT", sectionValue(sectionOf({ part: [], text: "TEXT" })));
         break;
       case "BODY[]": {
         const name = sectionNames[bodyIndex++] ?? `BODY[${specText(a.section)}]`;
         let data = a.section.part.length === 0 && a.section.text === undefined ? body! : sectionOf(a.section);
         if (data && a.partial) data = data.subarray(a.partial.start, a.partial.start + a.partial.length);
-        item(name, nstring(data));
+        item(name, sectionValue(data));
         break;
       }
     }
@@ -345,6 +345,14 @@ function encodedOnce(mime: MimeNode, kind: "ENVELOPE" | "BODY" | "BODYSTRUCTURE"
   return (forNode[kind] ??= encodeSexp(kind === "ENVELOPE" ? envelope(mime) : bodyStructure(mime, kind === "BODYSTRUCTURE")));
 }
 
-function nstring(data: Buffer | null): Buffer {
-  return data === null ? Buffer.from("NIL") : encodeValue(new Literal(data));
+/**
+ * Section data as a literal. A section that does not exist (BODY[3] of a
+ * two-part message, BODY[1.HEADER] of a text part) is the empty string, not
+ * NIL: UW-IMAP and Dovecot answer so, as RFC 3501's author advised
+ * (imap-protocol list, April 2011), and clients read section data as a string.
+ */
+function sectionValue(data: Buffer | null): Buffer {
+  return data === null ? EMPTY_STRING : encodeValue(new Literal(data));
 }
+
+const EMPTY_STRING = Buffer.from('""');
