@@ -107,6 +107,18 @@ describe("search", () => {
     expect(await run("SUBJECT", "user-from@domain.org")).toEqual([]);
   });
 
+  it("takes the INTERNALDATE as the sent date of a message without a Date header", async () => {
+    t = await tempStore();
+    const user = await t.store.forUser("u");
+    await user.append("INBOX", Buffer.from("Subject: undated\r\n\r\nbody\r\n"), [], Date.UTC(2008, 1, 22, 17, 6, 23));
+    await user.append("INBOX", Buffer.from("Subject: dated\r\nDate: Sat, 24 Mar 2007 23:00:00 +0200\r\n\r\nbody\r\n"), [], Date.UTC(2008, 1, 22));
+    const box = await user.open("INBOX", false);
+    const run = (key: SearchKey) => box.search(key, (u) => u, new Set());
+    expect(await run({ op: "SENTON", date: "2008-02-22" })).toEqual([1]);
+    expect(await run({ op: "SENTBEFORE", date: "2008-01-01" })).toEqual([2]);
+    expect(await run({ op: "SENTSINCE", date: "2008-01-01" })).toEqual([1]);
+  });
+
   it("compares SENT* dates in the sender's zone and reads only bodies the cheap keys leave", async () => {
     const { box } = await setup();
     const run = (key: SearchKey) => box.search(key, (u) => u, new Set());

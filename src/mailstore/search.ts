@@ -219,6 +219,8 @@ async function evalFull(
     case "SENTBEFORE":
     case "SENTON":
     case "SENTSINCE": {
+      // Without a usable Date: header the INTERNALDATE stands in, the rule RFC 5256 §2.2 sets for
+      // SORT's sent date (Dovecot instead treats such a message as sent in 1970).
       const local = (await c.sentLocalDate()) ?? utcDate(m.internalDate);
       const op = key.op === "SENTBEFORE" ? "BEFORE" : key.op === "SENTON" ? "ON" : "SINCE";
       return compareDate(op, local, key.date);
