@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import { CommandResult, ImapConnection, openSession } from "../client/connection";
 import { makeMessage } from "../client/messages";
-import { Recorder } from "../client/stats";
+import { Recorder, SessionPacer } from "../client/stats";
 import { BenchUser, ServerUnderTest } from "../servers/server";
 import { sleep } from "../servers/proc";
 
@@ -116,6 +116,46 @@ export async function login(server: ServerUnderTest, user: BenchUser, rec?: Reco
     { ...connOpts(server), ...extra, user: user.name, password: user.password, unquotedLogin: server.unquotedLogin },
     rec ? (cmd, r) => rec.record(cmd, r.latencyMs, r.status === "OK", r.text) : undefined,
   );
+}
+
+/**
+ * One load client: session after session until `deadline` (at the pacer's
+ * rate when given), each logged in as `userFor()` and then driven by
+ * `session` through its LOGOUT. A failed LOGIN is recorded and retried after
+ * a pause; a session that throws is recorded as a failure and its connection
+ * closed. Returns how many sessions ran to the end.
+ */
+export async function sessionLoop(
+  server: ServerUnderTest,
+  deadline: number,
+  rec: Recorder,
+  userFor: () => BenchUser,
+  session: (c: ImapConnection, user: BenchUser) => Promise<void>,
+  pace?: SessionPacer,
+): Promise<number> {
+  let sessions = 0;
+  while (Date.now() < deadline) {
+    await pace?.next();
+    if (Date.now() >= deadline) break;
+    const user = userFor();
+    let c: ImapConnection;
+    try {
+      c = await login(server, user, rec);
+    } catch (e) {
+      rec.fail("LOGIN", (e as Error).message);
+      await sleep(50);
+      continue;
+    }
+    try {
+      await session(c, user);
+      sessions++;
+    } catch (e) {
+      rec.fail("session", (e as Error).message);
+    } finally {
+      c.close();
+    }
+  }
+  return sessions;
 }
 
 /** Appends count messages to a user's mailbox over `connections` sessions with `window` APPENDs in flight each. */

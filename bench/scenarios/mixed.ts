@@ -5,11 +5,10 @@
 // Each APPEND is matched by one EXPUNGE so that the mailboxes keep their size.
 import { mulberry32 } from "../../src/util/mulberry32";
 import { CpuMeter, cpuPerSessionUs, Recorder, randInt, SessionPacer } from "../client/stats";
-import { CommandResult } from "../client/connection";
+import { CommandResult, ImapConnection } from "../client/connection";
 import { MessagePool } from "../client/messages";
 import { makeUsers, ServerUnderTest } from "../servers/server";
-import { sleep } from "../servers/proc";
-import { BenchOptions, cpuSecondsOf, Figure, figure, login, ScenarioResult, seedMailbox, ServerFactory, ServerName, waitUntilIdle } from "./common";
+import { BenchOptions, cpuSecondsOf, Figure, figure, ScenarioResult, seedMailbox, ServerFactory, ServerName, sessionLoop, waitUntilIdle } from "./common";
 
 const COMMANDS = ["LOGIN", "SELECT", "FETCH FLAGS", "FETCH ENVELOPE", "FETCH BODY", "APPEND", "STORE", "EXPUNGE", "LOGOUT"];
 
@@ -27,60 +26,42 @@ interface LevelResult {
 
 const POOL = new MessagePool(11, 256, 1024, 10 * 1024);
 
-async function clientLoop(server: ServerUnderTest, userIdx: number, deadline: number, rec: Recorder, seed: number, pace?: SessionPacer): Promise<number> {
+function clientLoop(server: ServerUnderTest, userIdx: number, deadline: number, rec: Recorder, seed: number, pace?: SessionPacer): Promise<number> {
   const r = mulberry32(seed);
   const user = server.users[userIdx % server.users.length];
-  let sessions = 0;
   // Only SELECT's untagged responses are read; the others are counted, not kept.
   const counted = { countOnly: true };
   const note = (name: string) => (res: CommandResult) => {
     rec.record(name, res.latencyMs, res.status === "OK", res.text);
     return res;
   };
-  while (Date.now() < deadline) {
-    await pace?.next();
-    if (Date.now() >= deadline) break;
-    let c;
-    try {
-      c = await login(server, user, rec);
-    } catch (e) {
-      rec.fail("LOGIN", (e as Error).message);
-      await sleep(50);
-      continue;
+  const session = async (c: ImapConnection) => {
+    const sel = note("SELECT")(await c.command("SELECT INBOX"));
+    let exists = 0;
+    for (const u of sel.untagged) {
+      const m = /^\* (\d+) EXISTS/i.exec(u.text);
+      if (m) exists = Number(m[1]);
     }
-    try {
-      const sel = note("SELECT")(await c.command("SELECT INBOX"));
-      let exists = 0;
-      for (const u of sel.untagged) {
-        const m = /^\* (\d+) EXISTS/i.exec(u.text);
-        if (m) exists = Number(m[1]);
-      }
-      const burst: Promise<unknown>[] = [];
-      if (exists > 0) {
-        const a = randInt(r, 1, exists);
-        const b = Math.min(exists, a + 9);
-        burst.push(c.command("FETCH 1:* (FLAGS)", counted).then(note("FETCH FLAGS")));
-        burst.push(c.command(`FETCH ${a}:${b} (ENVELOPE)`, counted).then(note("FETCH ENVELOPE")));
-        burst.push(c.command(`FETCH ${randInt(r, 1, exists)} (BODY.PEEK[])`, counted).then(note("FETCH BODY")));
-      }
-      burst.push(c.command(["APPEND INBOX ", POOL.pick(randInt(r, 0, POOL.size - 1))], counted).then(note("APPEND")));
-      await Promise.all(burst);
-      const now = exists + 1;
-      const second = [
-        c.command(`STORE ${randInt(r, 1, now)} +FLAGS (\\Seen)`, counted).then(note("STORE")),
-        c.command(`STORE ${randInt(r, 1, now)} +FLAGS (\\Deleted)`, counted).then(note("STORE")),
-        c.command("EXPUNGE", counted).then(note("EXPUNGE")),
-      ];
-      await Promise.all(second);
-      note("LOGOUT")(await c.command("LOGOUT", counted));
-      sessions++;
-    } catch (e) {
-      rec.fail("session", (e as Error).message);
-    } finally {
-      c.close();
+    const burst: Promise<unknown>[] = [];
+    if (exists > 0) {
+      const a = randInt(r, 1, exists);
+      const b = Math.min(exists, a + 9);
+      burst.push(c.command("FETCH 1:* (FLAGS)", counted).then(note("FETCH FLAGS")));
+      burst.push(c.command(`FETCH ${a}:${b} (ENVELOPE)`, counted).then(note("FETCH ENVELOPE")));
+      burst.push(c.command(`FETCH ${randInt(r, 1, exists)} (BODY.PEEK[])`, counted).then(note("FETCH BODY")));
     }
-  }
-  return sessions;
+    burst.push(c.command(["APPEND INBOX ", POOL.pick(randInt(r, 0, POOL.size - 1))], counted).then(note("APPEND")));
+    await Promise.all(burst);
+    const now = exists + 1;
+    const second = [
+      c.command(`STORE ${randInt(r, 1, now)} +FLAGS (\\Seen)`, counted).then(note("STORE")),
+      c.command(`STORE ${randInt(r, 1, now)} +FLAGS (\\Deleted)`, counted).then(note("STORE")),
+      c.command("EXPUNGE", counted).then(note("EXPUNGE")),
+    ];
+    await Promise.all(second);
+    note("LOGOUT")(await c.command("LOGOUT", counted));
+  };
+  return sessionLoop(server, deadline, rec, () => user, session, pace);
 }
 
 async function runLevel(server: ServerUnderTest, clients: number, durationS: number, pace?: SessionPacer): Promise<LevelResult> {

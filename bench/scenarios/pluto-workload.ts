@@ -5,11 +5,10 @@
 // generator does, and LOGIN arguments are atoms (pluto needs that).
 import { mulberry32 } from "../../src/util/mulberry32";
 import { CpuMeter, LatencySummary, Recorder, randInt } from "../client/stats";
-import { CommandResult } from "../client/connection";
+import { CommandResult, ImapConnection } from "../client/connection";
 import { MessagePool } from "../client/messages";
-import { makeUsers, ServerUnderTest } from "../servers/server";
-import { sleep } from "../servers/proc";
-import { BenchOptions, cpuSecondsOf, Figure, figure, login, ScenarioResult, ServerFactory, ServerName } from "./common";
+import { BenchUser, makeUsers, ServerUnderTest } from "../servers/server";
+import { BenchOptions, cpuSecondsOf, Figure, figure, login, ScenarioResult, ServerFactory, ServerName, sessionLoop } from "./common";
 
 // Messages of 1 to 33 KB, drawn from a fixed pool (the same for every server).
 const POOL = new MessagePool(22, 256, 1024, 33 * 1024);
@@ -27,95 +26,78 @@ interface PlutoRun {
   serverCores: number;
 }
 
-async function worker(server: ServerUnderTest, w: number, deadline: number, rec: Recorder, boxes: Map<string, Set<string>>): Promise<number> {
+function worker(server: ServerUnderTest, w: number, deadline: number, rec: Recorder, boxes: Map<string, Set<string>>): Promise<number> {
   const r = mulberry32(7000 + w);
-  let sessions = 0;
   let boxSeq = 0;
-  while (Date.now() < deadline) {
-    const user = server.users[randInt(r, 0, server.users.length - 1)];
+  const note = (name: string, res: CommandResult) => rec.record(name, res.latencyMs, res.status === "OK", res.text);
+  const session = async (c: ImapConnection, user: BenchUser) => {
     let mine = boxes.get(user.name);
     if (!mine) boxes.set(user.name, (mine = new Set()));
-    let c;
-    try {
-      c = await login(server, user, rec);
-    } catch (e) {
-      rec.fail("LOGIN", (e as Error).message);
-      await sleep(50);
-      continue;
-    }
-    const note = (name: string, res: CommandResult) => rec.record(name, res.latencyMs, res.status === "OK", res.text);
-    try {
-      let selected: string | undefined;
-      let exists = 0;
-      const track = (res: CommandResult) => {
-        for (const u of res.untagged) {
-          const m = /^\* (\d+) EXISTS/i.exec(u.text);
-          if (m) exists = Number(m[1]);
-          const x = /^\* (\d+) EXPUNGE/i.exec(u.text);
-          if (x) exists = Math.max(0, exists - 1);
-        }
-      };
-      const n = randInt(r, 15, 40);
-      for (let i = 0; i < n; i++) {
-        let kind: (typeof KINDS)[number] = KINDS[randInt(r, 0, KINDS.length - 1)];
-        // Keep every command meaningful: nothing to delete yet means create; STORE and EXPUNGE need a selected mailbox.
-        if (kind === "DELETE" && mine.size === 0) kind = "CREATE";
-        if ((kind === "STORE" || kind === "EXPUNGE") && !selected) kind = "SELECT";
-        if (kind === "STORE" && exists === 0) kind = "APPEND";
-        let res: CommandResult;
-        switch (kind) {
-          case "CREATE": {
-            const name = `box-w${w}-${boxSeq++}`;
-            res = await c.command(`CREATE ${name}`);
-            if (res.status === "OK") mine.add(name);
-            break;
-          }
-          case "DELETE": {
-            const list = [...mine].filter((b) => b !== selected);
-            if (list.length === 0) {
-              i--;
-              continue;
-            }
-            const name = list[randInt(r, 0, list.length - 1)];
-            mine.delete(name);
-            res = await c.command(`DELETE ${name}`);
-            break;
-          }
-          case "APPEND": {
-            const target = selected ?? "INBOX";
-            res = await c.command([`APPEND ${target} `, POOL.pick(randInt(r, 0, POOL.size - 1))]);
-            if (res.status === "OK" && target === selected) exists = Math.max(exists, exists + (res.untagged.some((u) => /EXISTS/i.test(u.text)) ? 0 : 1));
-            break;
-          }
-          case "SELECT": {
-            const choices = ["INBOX", ...mine];
-            const name = choices[randInt(r, 0, choices.length - 1)];
-            exists = 0;
-            res = await c.command(`SELECT ${name}`);
-            selected = res.status === "OK" ? name : undefined;
-            break;
-          }
-          case "STORE":
-            res = await c.command(`STORE ${randInt(r, 1, exists)} +FLAGS (\\Deleted)`);
-            break;
-          case "EXPUNGE":
-            res = await c.command("EXPUNGE");
-            break;
-        }
-        track(res);
-        note(kind, res);
+    let selected: string | undefined;
+    let exists = 0;
+    const track = (res: CommandResult) => {
+      for (const u of res.untagged) {
+        const m = /^\* (\d+) EXISTS/i.exec(u.text);
+        if (m) exists = Number(m[1]);
+        const x = /^\* (\d+) EXPUNGE/i.exec(u.text);
+        if (x) exists = Math.max(0, exists - 1);
       }
-      const sel = await c.command("SELECT INBOX");
-      note("SELECT", sel);
-      note("LOGOUT", await c.command("LOGOUT"));
-      sessions++;
-    } catch (e) {
-      rec.fail("session", (e as Error).message);
-    } finally {
-      c.close();
+    };
+    const n = randInt(r, 15, 40);
+    for (let i = 0; i < n; i++) {
+      let kind: (typeof KINDS)[number] = KINDS[randInt(r, 0, KINDS.length - 1)];
+      // Keep every command meaningful: nothing to delete yet means create; STORE and EXPUNGE need a selected mailbox.
+      if (kind === "DELETE" && mine.size === 0) kind = "CREATE";
+      if ((kind === "STORE" || kind === "EXPUNGE") && !selected) kind = "SELECT";
+      if (kind === "STORE" && exists === 0) kind = "APPEND";
+      let res: CommandResult;
+      switch (kind) {
+        case "CREATE": {
+          const name = `box-w${w}-${boxSeq++}`;
+          res = await c.command(`CREATE ${name}`);
+          if (res.status === "OK") mine.add(name);
+          break;
+        }
+        case "DELETE": {
+          const list = [...mine].filter((b) => b !== selected);
+          if (list.length === 0) {
+            i--;
+            continue;
+          }
+          const name = list[randInt(r, 0, list.length - 1)];
+          mine.delete(name);
+          res = await c.command(`DELETE ${name}`);
+          break;
+        }
+        case "APPEND": {
+          const target = selected ?? "INBOX";
+          res = await c.command([`APPEND ${target} `, POOL.pick(randInt(r, 0, POOL.size - 1))]);
+          if (res.status === "OK" && target === selected) exists = Math.max(exists, exists + (res.untagged.some((u) => /EXISTS/i.test(u.text)) ? 0 : 1));
+          break;
+        }
+        case "SELECT": {
+          const choices = ["INBOX", ...mine];
+          const name = choices[randInt(r, 0, choices.length - 1)];
+          exists = 0;
+          res = await c.command(`SELECT ${name}`);
+          selected = res.status === "OK" ? name : undefined;
+          break;
+        }
+        case "STORE":
+          res = await c.command(`STORE ${randInt(r, 1, exists)} +FLAGS (\\Deleted)`);
+          break;
+        case "EXPUNGE":
+          res = await c.command("EXPUNGE");
+          break;
+      }
+      track(res);
+      note(kind, res);
     }
-  }
-  return sessions;
+    const sel = await c.command("SELECT INBOX");
+    note("SELECT", sel);
+    note("LOGOUT", await c.command("LOGOUT"));
+  };
+  return sessionLoop(server, deadline, rec, () => server.users[randInt(r, 0, server.users.length - 1)], session);
 }
 
 /**
