@@ -219,8 +219,11 @@ export class UserReplica {
     };
   }
 
-  /** `uids` ascending, so the unclaimed ones are a suffix: a SELECT of a large mailbox looks at the few new ones only. */
-  /** The UIDs among `uids` (ascending) that no read-write session has claimed yet: the tail above the high-water mark. */
+  /**
+   * The UIDs among `uids` that no read-write session has claimed yet. `uids`
+   * is ascending, so they are the suffix above the high-water mark: a SELECT
+   * of a large mailbox looks at the few new ones only.
+   */
   unclaimedRecent(mailboxId: Tag, uids: readonly number[]): number[] {
     const claimed = this.recentClaimed.get(mailboxId) ?? 0;
     let start = uids.length;
@@ -228,6 +231,7 @@ export class UserReplica {
     return start === uids.length ? [] : uids.slice(start);
   }
 
+  /** The unclaimed UIDs among `uids`, now claimed: no later session sees them as \Recent. */
   claimRecent(mailboxId: Tag, uids: readonly number[]): number[] {
     const fresh = this.unclaimedRecent(mailboxId, uids);
     if (fresh.length === 0) return fresh;
