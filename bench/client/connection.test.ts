@@ -135,6 +135,24 @@ describe("ImapConnection", () => {
   });
 });
 
+describe("ImapConnection set-up time", () => {
+  it("runs from the connect to the greeting, so a server that greets late shows in it", async () => {
+    const server = net.createServer((s) => {
+      setTimeout(() => s.write("* OK [CAPABILITY IMAP4rev1] late\r\n"), 80);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const c = await ImapConnection.connect({ host: "127.0.0.1", port, tls: false });
+      // Timers may fire late, never early: a lower bound only.
+      expect(c.connectMs).toBeGreaterThanOrEqual(75);
+      c.close();
+    } finally {
+      server.close();
+    }
+  });
+});
+
 describe("ImapConnection bounds", () => {
   it("drops a connection whose server stops answering", async () => {
     const server = net.createServer((s) => s.write("* OK [CAPABILITY IMAP4rev1 LITERAL+] mute\r\n"));

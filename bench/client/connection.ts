@@ -57,6 +57,8 @@ function clientContext(): tls.SecureContext {
 export class ImapConnection {
   capabilities = new Set<string>();
   greeting = "";
+  /** From the start of the TCP connect to the greeting, the TLS handshake included (ms). */
+  connectMs = NaN;
   /** The server's BYE, when it sent one. */
   bye: string | undefined;
   private nextTag = 1;
@@ -84,6 +86,7 @@ export class ImapConnection {
   static connect(opts: ConnectOptions): Promise<ImapConnection> {
     return new Promise((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? 30_000;
+      const started = performance.now();
       let conn: ImapConnection | undefined;
       const socket = opts.tls
         ? tls.connect({ host: opts.host, port: opts.port, rejectUnauthorized: false, secureContext: clientContext() })
@@ -103,6 +106,7 @@ export class ImapConnection {
       c.greetingWaiter = (r) => {
         clearTimeout(timer);
         socket.off("error", onEarlyError);
+        c.connectMs = performance.now() - started;
         c.greeting = r.text;
         const caps = capabilitiesIn(r.text);
         if (caps) c.capabilities = new Set(caps);

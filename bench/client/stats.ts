@@ -39,6 +39,8 @@ export class Recorder {
   readonly samples = new Map<string, number[]>();
   readonly errors = new Map<string, number>();
   readonly errorExamples: string[] = [];
+  /** Connection set-ups (TCP, TLS, greeting), apart from the commands: they are not counted as commands. */
+  readonly connects: number[] = [];
 
   record(command: string, latencyMs: number, ok: boolean, text?: string): void {
     let list = this.samples.get(command);
@@ -48,6 +50,10 @@ export class Recorder {
       this.errors.set(command, (this.errors.get(command) ?? 0) + 1);
       if (text && this.errorExamples.length < 10) this.errorExamples.push(`${command}: ${text.slice(0, 200)}`);
     }
+  }
+
+  connected(ms: number): void {
+    this.connects.push(ms);
   }
 
   fail(command: string, why: string): void {

@@ -146,6 +146,7 @@ export async function sessionLoop(
       await sleep(50);
       continue;
     }
+    rec.connected(c.connectMs);
     try {
       await session(c, user);
       sessions++;

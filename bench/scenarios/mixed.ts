@@ -4,7 +4,7 @@
 // APPEND, then a pipelined STORE \Seen, STORE \Deleted, EXPUNGE, and LOGOUT.
 // Each APPEND is matched by one EXPUNGE so that the mailboxes keep their size.
 import { mulberry32 } from "../../src/util/mulberry32";
-import { CpuMeter, cpuPerSessionUs, Recorder, randInt, SessionPacer } from "../client/stats";
+import { CpuMeter, cpuPerSessionUs, LatencySummary, Recorder, randInt, SessionPacer, summarize } from "../client/stats";
 import { CommandResult, ImapConnection } from "../client/connection";
 import { MessagePool } from "../client/messages";
 import { makeUsers, ServerUnderTest } from "../servers/server";
@@ -18,6 +18,8 @@ interface LevelResult {
   commandsPerS: number;
   sessions: number;
   perCommand: ReturnType<Recorder["summary"]>;
+  /** TCP connect to greeting, TLS included. */
+  connect: LatencySummary;
   errors: string[];
   generatorCores: number;
   serverCores: number;
@@ -82,6 +84,7 @@ async function runLevel(server: ServerUnderTest, clients: number, durationS: num
     commandsPerS: rec.totalCount() / wallS,
     sessions: counts.reduce((a, b) => a + b, 0),
     perCommand: rec.summary(),
+    connect: summarize(rec.connects),
     errors: rec.errorExamples,
     generatorCores: gen.cores,
     serverCores,
@@ -164,6 +167,10 @@ export async function mixedScenario(opts: BenchOptions, start: ServerFactory, se
     if (judged && tput.ratio !== undefined) tput.target = { text: ">= 1.0x Dovecot", met: tput.ratio >= 1 };
     figures.push(tput);
     figures.push(figure({ group, metric: "logins/s", unit: "ops/s", better: "higher", values: vals((l) => (l.perCommand.LOGIN?.count ?? 0) / l.wallS) }));
+    // Not a command, so not judged; but a client waits for it before its LOGIN, every session.
+    for (const q of ["p50", "p99"] as const) {
+      figures.push(figure({ group, metric: `connect (TCP, TLS, greeting) ${q}`, unit: "ms", better: "lower", values: vals((l) => l.connect[q]) }));
+    }
     for (const cmd of COMMANDS) {
       figures.push(figure({ group, metric: `${cmd} ops/s`, unit: "ops/s", better: "higher", values: vals((l) => (l.perCommand[cmd]?.count ?? 0) / l.wallS) }));
       figures.push(figure({ group, metric: `${cmd} p50`, unit: "ms", better: "lower", values: vals((l) => l.perCommand[cmd]?.p50 ?? NaN) }));

@@ -4,7 +4,7 @@
 // INBOX and LOGOUT. Commands are sent one at a time, as pluto's own
 // generator does, and LOGIN arguments are atoms (pluto needs that).
 import { mulberry32 } from "../../src/util/mulberry32";
-import { CpuMeter, LatencySummary, Recorder, randInt } from "../client/stats";
+import { CpuMeter, LatencySummary, Recorder, randInt, summarize } from "../client/stats";
 import { CommandResult, ImapConnection } from "../client/connection";
 import { MessagePool } from "../client/messages";
 import { BenchUser, makeUsers, ServerUnderTest } from "../servers/server";
@@ -21,6 +21,8 @@ interface PlutoRun {
   sessions: number;
   wallS: number;
   perCommand: ReturnType<Recorder["summary"]>;
+  /** TCP connect to greeting, TLS included, of the measured sessions. */
+  connect: LatencySummary;
   errors: string[];
   generatorCores: number;
   serverCores: number;
@@ -149,6 +151,7 @@ export async function plutoScenario(opts: BenchOptions, start: ServerFactory, se
         sessions: counts.reduce((a, b) => a + b, 0),
         wallS,
         perCommand: rec.summary(),
+        connect: summarize(rec.connects),
         errors: rec.errorExamples,
         generatorCores: meter.stop().cores,
         serverCores: (cpuSecondsOf(pids) - cpu0) / wallS,
@@ -178,6 +181,10 @@ export async function plutoScenario(opts: BenchOptions, start: ServerFactory, se
       figures.push(f);
     }
     figures.push(figure({ group, metric: `${group} count`, unit: "ops", better: "higher", values: vals((p) => of(p)?.count ?? 0) }));
+  }
+  // Not a command, so not judged: the wait before each session's LOGIN.
+  for (const q of ["p50", "p99"] as const) {
+    figures.push(figure({ group: "connect", metric: `connect (TCP, TLS, greeting) ${q}`, unit: "ms", better: "lower", values: vals((p) => p.connect[q]) }));
   }
   figures.push(figure({ group: "load", metric: "generator CPU", unit: "cores", better: "lower", values: vals((p) => p.generatorCores) }));
   figures.push(figure({ group: "load", metric: "server CPU", unit: "cores", better: "lower", values: vals((p) => p.serverCores) }));

@@ -137,6 +137,11 @@ describe("the pluto launcher, against a stand-in binary", () => {
     for (const [cmd, s] of Object.entries(run.perCommand)) expect(s.count - s.errors, cmd).toBeGreaterThan(0);
     const p99 = result.figures.find((f) => f.metric === "STORE p99");
     expect(p99?.values.pluto).toBeGreaterThan(0);
+    // One connect per session that logged in, apart from the commands.
+    const connect = (result.raw as Record<string, { connect: { count: number; p50: number } }>).pluto.connect;
+    expect(connect.count).toBeGreaterThanOrEqual(run.sessions);
+    expect(connect.count).toBeLessThanOrEqual(run.perCommand.LOGIN.count);
+    expect(result.figures.find((f) => f.metric === "connect (TCP, TLS, greeting) p99")?.values.pluto).toBeGreaterThan(0);
   });
 
   it("reports a node that exits at start and leaves none of the others running", async () => {
