@@ -15,6 +15,7 @@ function fakeHandle(initial: number[], opts: { readOnly?: boolean } = {}) {
     readOnly: opts.readOnly ?? false,
     uidNext: () => (list.length ? list[list.length - 1]!.uid + 1 : 1),
     messages: () => list,
+    keywords: () => new Set(list.flatMap((m) => m.flags.filter((f) => !f.startsWith("\\")))),
     recentAmong: (uids: number[]) => {
       const fresh = uids.filter((u) => !claimed.has(u));
       if (!opts.readOnly) fresh.forEach((u) => claimed.add(u));

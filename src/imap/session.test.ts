@@ -498,6 +498,27 @@ describe("concurrent sessions", () => {
     expect(await b.cmd("b5 NOOP")).toBe("b5 OK NOOP completed\r\n");
   });
 
+  it("every session gets the same FLAGS list: a keyword stays defined after the message that had it is expunged", async () => {
+    await seed(2);
+    const a = await h.login();
+    const b = await h.login();
+    await a.cmd("a1 SELECT INBOX");
+    await b.cmd("b1 SELECT INBOX");
+    await a.cmd("a2 STORE 1 +FLAGS.SILENT ($Foo \\Deleted)");
+    await a.cmd("a3 EXPUNGE");
+    // b never numbered message 1 with $Foo, but a knows $Foo: b is told of it too.
+    expect(lines(await b.cmd("b2 NOOP"))).toEqual([
+      "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Foo)",
+      "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Foo \\*)] Flags permitted",
+      "* 1 EXPUNGE",
+      "b2 OK NOOP completed",
+    ]);
+    // No message has $Foo now; a session that selects later is given it all the same.
+    const c = await h.login();
+    expect(lines(await c.cmd("c1 SELECT INBOX"))).toContain("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Foo)");
+    expect(await b.cmd("b3 NOOP")).toBe("b3 OK NOOP completed\r\n");
+  });
+
   it("holds EXPUNGE during FETCH, STORE and SEARCH and sends it after a later command", async () => {
     await seed(3);
     const a = await h.login();

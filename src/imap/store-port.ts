@@ -57,6 +57,8 @@ export type MailboxChange =
   | { kind: "added"; message: MessageMeta }
   | { kind: "removed"; uid: number }
   | { kind: "flags"; uid: number; flags: string[] }
+  /** The mailbox defined keywords it did not have (see MailboxHandle.keywords). */
+  | { kind: "keywords"; keywords: string[] }
   /** The mailbox itself went away (deleted elsewhere) or its UIDVALIDITY changed. */
   | { kind: "gone" };
 
@@ -90,6 +92,13 @@ export interface MailboxHandle {
    * it stays valid).
    */
   messages(): readonly MessageMeta[];
+  /**
+   * The keywords the mailbox has defined, for FLAGS and PERMANENTFLAGS: at
+   * least those on its messages. The list only grows while the mailbox
+   * exists (a "keywords" change tells a watcher of each addition), so every
+   * session is given the same list, whatever it saw before an EXPUNGE.
+   */
+  keywords(): Iterable<string>;
   /**
    * A message removed from the mailbox while this handle was watched, as it
    * was then: a session not yet told of the removal keeps serving it.

@@ -149,6 +149,30 @@ describe("mailbox handles", () => {
     expect(own).toHaveLength(5);
   });
 
+  it("keeps the keywords a mailbox has defined, and tells each watcher of a new one once, before the flags", async () => {
+    t = await tempStore();
+    const user = await t.store.forUser("u");
+    await user.append("INBOX", message("a", "a"), ["$Old", "\\Seen"]);
+    await user.append("INBOX", message("b", "b"), []);
+    const box = await user.open("INBOX", false);
+    expect([...box.keywords()]).toEqual(["$Old"]);
+    const seen: MailboxChange[] = [];
+    box.watch((c) => seen.push(c));
+    await box.store([2], "add", ["$New", "\\Deleted"]);
+    expect(seen.map((c) => c.kind)).toEqual(["keywords", "flags"]);
+    await box.store([1], "add", ["$New"]);
+    await box.store([1, 2], "remove", ["$Old", "$New"]);
+    await box.expunge();
+    expect(seen.filter((c) => c.kind === "keywords")).toEqual([{ kind: "keywords", keywords: ["$New"] }]);
+    // No message carries either now; a handle opened later is given both.
+    expect(box.messages().flatMap((m) => m.flags)).toEqual(["\\Seen"]);
+    expect([...(await user.open("INBOX", true)).keywords()]).toEqual(["$Old", "$New"]);
+    // One that comes while no session watches joins the list too.
+    box.close();
+    await user.append("INBOX", message("c", "c"), ["$Quiet"]);
+    expect([...(await user.open("INBOX", true)).keywords()]).toEqual(["$Old", "$New", "$Quiet"]);
+  });
+
   it("caches the MIME structure of a body", async () => {
     t = await tempStore();
     const user = await t.store.forUser("u");

@@ -50,6 +50,10 @@ export class LevelMailboxHandle implements MailboxHandle {
     return this.exists() ? messages(this.state, this.mailboxId) : [];
   }
 
+  keywords(): Iterable<string> {
+    return this.exists() ? this.replica.mailboxKeywords(this.mailboxId) : [];
+  }
+
   recentAmong(uids: readonly number[]): number[] {
     if (this.closed) return [];
     // EXAMINE reports \Recent but MUST NOT clear it (RFC 3501 §6.3.2): a later SELECT still gets it.

@@ -84,6 +84,17 @@ export class UserReplica {
   private seq: number;
   private opsSinceSnapshot: number;
   private readonly watchers = new Map<Tag, Set<Watcher>>();
+  /**
+   * The keywords each mailbox opened here has defined: those on its messages
+   * when a session first opened it, and every one a message of it has carried
+   * since, even if that message is gone. Like Dovecot's list it only grows, so
+   * every session with the mailbox open is given the same FLAGS list; one built
+   * per session from the messages left out keywords it could still know of
+   * from before an EXPUNGE (imaptest's checkpoints: "Missing keyword"). Kept
+   * in memory: after a restart every session is new, and the list starts
+   * again from the messages.
+   */
+  private readonly keywordLists = new Map<Tag, Set<string>>();
   /** Highest UID some session has been told is \Recent, per mailbox id. */
   private readonly recentClaimed: Map<Tag, number>;
   private lastUidValidity = 0;
@@ -217,6 +228,17 @@ export class UserReplica {
       s.delete(w);
       if (s.size === 0) this.watchers.delete(mailboxId);
     };
+  }
+
+  /** The keywords `mailboxId` has defined (see keywordLists), in the order they came. */
+  mailboxKeywords(mailboxId: Tag): ReadonlySet<string> {
+    let list = this.keywordLists.get(mailboxId);
+    if (!list) {
+      list = new Set();
+      for (const r of messages(this.state, mailboxId)) addKeywords(list, r.flags);
+      this.keywordLists.set(mailboxId, list);
+    }
+    return list;
   }
 
   /**
@@ -389,13 +411,21 @@ export class UserReplica {
     const vanished = new Set<string>();
     for (const c of result.changes) {
       if (!("mailboxId" in c)) continue;
+      const list = this.keywordLists.get(c.mailboxId);
       const watchers = this.watchers.get(c.mailboxId);
+      if (!list && !watchers?.size) continue;
+      const record =
+        c.kind === "message.added" ? messageByUid(this.state, c.mailboxId, c.uid) : c.kind === "flags" ? messageById(this.state, c.mailboxId, c.messageId) : undefined;
+      // The list grows whether or not a session has the mailbox open now.
+      const newKeywords = list && record ? addKeywords(list, record.flags) : undefined;
+      const mb = c.kind === "mailbox" ? mailboxById(this.state, c.mailboxId) : undefined;
+      if (c.kind === "mailbox" && !mb) this.keywordLists.delete(c.mailboxId);
       if (!watchers || watchers.size === 0) continue;
+      if (newKeywords) for (const w of [...watchers]) this.deliver(w, { kind: "keywords", keywords: newKeywords });
       let change: ReplicaChange | undefined;
       switch (c.kind) {
         case "message.added": {
-          const r = messageByUid(this.state, c.mailboxId, c.uid);
-          if (r && r.messageId === c.messageId) change = { kind: "added", message: r }; // records are replaced, never mutated: shared, as messages() shares them
+          if (record && record.messageId === c.messageId) change = { kind: "added", message: record }; // records are replaced, never mutated: shared, as messages() shares them
           else vanished.add(`${c.mailboxId} ${c.uid}`);
           break;
         }
@@ -403,12 +433,10 @@ export class UserReplica {
           if (!vanished.delete(`${c.mailboxId} ${c.uid}`)) change = { kind: "removed", uid: c.uid, record: removedRecords?.get(`${c.mailboxId} ${c.uid}`) };
           break;
         case "flags": {
-          const r = messageById(this.state, c.mailboxId, c.messageId);
-          if (r) change = { kind: "flags", uid: r.uid, flags: [...r.flags] };
+          if (record) change = { kind: "flags", uid: record.uid, flags: [...record.flags] };
           break;
         }
         case "mailbox": {
-          const mb = mailboxById(this.state, c.mailboxId);
           for (const w of [...watchers]) {
             if (!mb || mb.uidValidity !== w.uidValidity) {
               watchers.delete(w);
@@ -436,6 +464,17 @@ export class UserReplica {
     this.ctx.log?.error({ err, user: this.user }, "user replica is out of step with its disk");
     this.ctx.onBroken(this.user, err);
   }
+}
+
+/** Adds the keywords among `flags` to `list`; returns those it did not hold, or undefined for none. */
+function addKeywords(list: Set<string>, flags: readonly string[]): string[] | undefined {
+  let added: string[] | undefined;
+  for (const f of flags) {
+    if (f.startsWith("\\") || list.has(f)) continue;
+    list.add(f);
+    (added ??= []).push(f);
+  }
+  return added;
 }
 
 async function loadRecent(db: Db, user: string): Promise<Map<Tag, number>> {
