@@ -8,16 +8,12 @@
 // was told, so a change is reported once however many times it is heard
 // (the session's own STORE answers, then its watch event arrives: no repeat).
 
-import type { MailboxChange, MailboxHandle, MessageMeta } from "./store-port";
+import { isKeyword, type MailboxChange, type MailboxHandle, type MessageMeta } from "./store-port";
 
 export const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"] as const;
 
 /** Writes one untagged response; the session adds `* ` and CRLF. */
 export type UntaggedWriter = (content: string) => void;
-
-function isKeyword(flag: string): boolean {
-  return flag.charCodeAt(0) !== 0x5c; // not "\\": SELECT asks this of every flag in the mailbox
-}
 
 /**
  * Positions in a list ascending by `keyOf`; the list may change in place. A

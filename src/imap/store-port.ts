@@ -18,6 +18,11 @@ export type StoreErrorCode =
   | "UNAVAILABLE"
   | "SERVERBUG";
 
+/** A keyword is any flag that is not a system flag ("\\..."); FLAGS lists both kinds. */
+export function isKeyword(flag: string): boolean {
+  return flag.charCodeAt(0) !== 0x5c;
+}
+
 export class StoreError extends Error {
   constructor(public readonly code: StoreErrorCode, message: string) {
     super(message);

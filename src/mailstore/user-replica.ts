@@ -28,7 +28,7 @@ import {
   type UserState,
 } from "../crdt";
 import type { Effect, Op, Tag, VersionVector } from "../crdt/types";
-import { StoreError, type MailboxChange } from "../imap/store-port";
+import { isKeyword, StoreError, type MailboxChange } from "../imap/store-port";
 import type { BlobStore } from "./blob-store";
 import type { CommitQueue } from "./commit-queue";
 import { keys, PREFIX_END, unescapeKeyPart } from "./keys";
@@ -470,7 +470,7 @@ export class UserReplica {
 function addKeywords(list: Set<string>, flags: readonly string[]): string[] | undefined {
   let added: string[] | undefined;
   for (const f of flags) {
-    if (f.startsWith("\\") || list.has(f)) continue;
+    if (!isKeyword(f) || list.has(f)) continue;
     list.add(f);
     (added ??= []).push(f);
   }
