@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SelectedView } from "./selected-view";
-import type { MailboxChange, MailboxHandle, MessageMeta } from "./store-port";
+import { isKeyword, type MailboxChange, type MailboxHandle, type MessageMeta } from "./store-port";
 
 /** Just enough of a handle for the view: a message list, \Recent claims and a change feed. */
 function fakeHandle(initial: number[], opts: { readOnly?: boolean } = {}) {
@@ -15,7 +15,7 @@ function fakeHandle(initial: number[], opts: { readOnly?: boolean } = {}) {
     readOnly: opts.readOnly ?? false,
     uidNext: () => (list.length ? list[list.length - 1]!.uid + 1 : 1),
     messages: () => list,
-    keywords: () => new Set(list.flatMap((m) => m.flags.filter((f) => !f.startsWith("\\")))),
+    keywords: () => new Set(list.flatMap((m) => m.flags.filter(isKeyword))),
     recentAmong: (uids: number[]) => {
       const fresh = uids.filter((u) => !claimed.has(u));
       if (!opts.readOnly) fresh.forEach((u) => claimed.add(u));
