@@ -498,6 +498,27 @@ describe("concurrent sessions", () => {
     expect(await b.cmd("b5 NOOP")).toBe("b5 OK NOOP completed\r\n");
   });
 
+  it("STORE .SILENT still reports a change by another session that the client had not been told", async () => {
+    await seed(2);
+    const a = await h.login();
+    const b = await h.login();
+    await a.cmd("a1 SELECT INBOX");
+    await b.cmd("b1 SELECT INBOX");
+    expect(lines(await a.cmd("a2 FETCH 1 FLAGS"))).toEqual(["* 1 FETCH (FLAGS (\\Recent))", "a2 OK FETCH completed"]);
+    await b.cmd("b2 STORE 1 +FLAGS (\\Seen)");
+    // a knows () plus what it added; the \Seen from b is news to it.
+    expect(lines(await a.cmd("a3 STORE 1 +FLAGS.SILENT (\\Flagged)"))).toEqual([
+      expect.stringMatching(/^\* 1 FETCH \(FLAGS \((\\Seen \\Flagged|\\Flagged \\Seen) \\Recent\) UID 1\)$/),
+      "a3 OK STORE completed",
+    ]);
+    // What a was told is now the truth: nothing more to report, to a or to b's own echo.
+    expect(await a.cmd("a4 NOOP")).toBe("a4 OK NOOP completed\r\n");
+    await b.cmd("b3 STORE 2 FLAGS.SILENT (\\Answered)");
+    await a.cmd("a5 NOOP");
+    // A silent change b could predict exactly is not echoed back to b.
+    expect(await b.cmd("b4 NOOP")).toBe("b4 OK NOOP completed\r\n");
+  });
+
   it("every session gets the same FLAGS list: a keyword stays defined after the message that had it is expunged", async () => {
     await seed(2);
     const a = await h.login();
