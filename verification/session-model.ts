@@ -92,7 +92,11 @@ export class ModelClient {
     return undefined;
   }
 
-  /** What a client infers from its own STORE .SILENT: the server will not say. */
+  /**
+   * What a client infers from its own STORE .SILENT: the server will not say.
+   * Written apart from the server's own inference on purpose: a model that
+   * shared the server's code would share its mistakes.
+   */
   inferSilentStore(uids: readonly number[], mode: "+" | "-" | "", flags: readonly string[]): void {
     for (const e of this.entries) {
       if (e.uid === undefined || !uids.includes(e.uid)) continue;

@@ -22,7 +22,7 @@ export interface StoreArgs {
 const ITEM = /^([+-]?)FLAGS(\.SILENT)?$/i;
 
 /** The flags a client can work out for itself after STORE `mode` `flags` over what it knew. */
-export function flagsAfterStore(known: readonly string[], mode: StoreMode, flags: readonly string[]): string[] {
+function flagsAfterStore(known: readonly string[], mode: StoreMode, flags: readonly string[]): string[] {
   if (mode === "set") return [...new Set(flags)];
   if (mode === "remove") return known.filter((f) => !flags.includes(f));
   return [...new Set([...known, ...flags])];
