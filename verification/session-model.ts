@@ -10,41 +10,6 @@ export interface Entry {
   flags?: string[];
 }
 
-/** Splits server output into whole responses; literal contents become "" so the text can be matched. */
-export class ResponseSplitter {
-  private buf = "";
-
-  push(text: string): string[] {
-    this.buf += text;
-    const out: string[] = [];
-    for (;;) {
-      let at = 0;
-      let response = "";
-      let complete = false;
-      for (;;) {
-        const eol = this.buf.indexOf("\r\n", at);
-        if (eol < 0) break;
-        const line = this.buf.slice(at, eol);
-        const lit = /\{(\d+)\+?\}$/.exec(line);
-        if (!lit) {
-          response += line;
-          at = eol + 2;
-          complete = true;
-          break;
-        }
-        const size = Number(lit[1]);
-        // The messages these tests use are ASCII: one character per byte.
-        if (this.buf.length < eol + 2 + size) break;
-        response += `${line.slice(0, lit.index)}""`;
-        at = eol + 2 + size;
-      }
-      if (!complete) return out;
-      this.buf = this.buf.slice(at);
-      out.push(response);
-    }
-  }
-}
-
 const strip = (flags: string): string[] => flags.split(" ").filter((f) => f !== "" && f !== "\\Recent");
 
 export function sameSet(a: readonly string[], b: readonly string[]): boolean {

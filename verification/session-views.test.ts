@@ -12,7 +12,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { harness, appendLine, sampleMessage, type Client, type Harness } from "../src/imap/session-test-support";
 import { SelectedView } from "../src/imap/selected-view";
 import { mulberry32 } from "../src/util/mulberry32";
-import { ModelClient, ResponseSplitter } from "./session-model";
+import { ResponseParser } from "../bench/client/parser";
+import { ModelClient } from "./session-model";
 
 const SCHEDULES = Number(process.env.CHARON_TEST_SCHEDULES ?? 100);
 const STEPS = 120;
@@ -24,7 +25,10 @@ const KEYWORDS = ["$A", "$B", "$Label3"];
 
 class Driver {
   readonly model: ModelClient;
-  private readonly splitter = new ResponseSplitter();
+  private readonly parser = new ResponseParser((r) => {
+    const done = this.model.apply(r.text);
+    if (done) this.waiting.delete(done.tag);
+  });
   private read = 0;
   private next = 1;
   readonly waiting = new Set<string>();
@@ -44,13 +48,8 @@ class Driver {
 
   /** Feeds the model what the server wrote since the last call. */
   pump(): void {
-    const text = this.client.transport.text();
-    const fresh = text.slice(this.read);
-    this.read = text.length;
-    for (const r of this.splitter.push(fresh)) {
-      const done = this.model.apply(r);
-      if (done) this.waiting.delete(done.tag);
-    }
+    const { chunks } = this.client.transport;
+    while (this.read < chunks.length) this.parser.push(chunks[this.read++]!);
   }
 }
 
@@ -81,7 +80,7 @@ async function checkpoint(h: Harness, drivers: Driver[], at: string): Promise<st
   await settle([observer]);
   stats.checkpoints++;
   for (const d of drivers) stats.flagsCompared += d.model.entries.filter((e) => e.flags).length;
-  return [...drivers.flatMap((d) => d.model.differences(observer.model)), ...drivers.flatMap((d) => d.model.problems)].map((p) => `${at}: ${p}`);
+  return [...drivers.flatMap((d) => d.model.differences(observer.model)), ...[...drivers, observer].flatMap((d) => d.model.problems)].map((p) => `${at}: ${p}`);
 }
 
 function pick<T>(rnd: () => number, list: readonly T[]): T {
