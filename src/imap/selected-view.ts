@@ -9,6 +9,7 @@
 // (the session's own STORE answers, then its watch event arrives: no repeat).
 
 import { isKeyword, type MailboxChange, type MailboxHandle, type MessageMeta } from "./store-port";
+import type { StoreMode } from "./types";
 
 export const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"] as const;
 
@@ -202,10 +203,20 @@ export class SelectedView {
     return this.flagsText(uid, flags);
   }
 
-  /** Records flags the client already knows without telling it (STORE .SILENT). */
-  noteFlags(uid: number, flags: readonly string[], write: UntaggedWriter): void {
-    this.announceKeywords(flags, write);
-    this.flags.set(uid, [...flags]);
+  /**
+   * STORE .SILENT: records what the client can work out for itself, its last
+   * known flags with the change applied. Recording the flags as they are now
+   * would hide another session's change it has not been told of yet; the
+   * next flush reports any difference.
+   */
+  noteSilentStore(uid: number, mode: StoreMode, flags: readonly string[], write: UntaggedWriter): void {
+    const known = this.knownFlags(uid);
+    let inferred: string[];
+    if (mode === "set") inferred = [...new Set(flags)];
+    else if (mode === "remove") inferred = known.filter((f) => !flags.includes(f));
+    else inferred = [...new Set([...known, ...flags])];
+    this.announceKeywords(inferred, write);
+    this.flags.set(uid, inferred);
   }
 
   /** `(\Seen $Foo \Recent)` */

@@ -21,13 +21,6 @@ export interface StoreArgs {
 
 const ITEM = /^([+-]?)FLAGS(\.SILENT)?$/i;
 
-/** The flags a client can work out for itself after STORE `mode` `flags` over what it knew. */
-function flagsAfterStore(known: readonly string[], mode: StoreMode, flags: readonly string[]): string[] {
-  if (mode === "set") return [...new Set(flags)];
-  if (mode === "remove") return known.filter((f) => !flags.includes(f));
-  return [...new Set([...known, ...flags])];
-}
-
 export const store: CommandSpec<StoreArgs> = {
   name: "STORE",
   states: SELECTED,
@@ -62,10 +55,7 @@ export const store: CommandSpec<StoreArgs> = {
         continue;
       }
       if (a.silent) {
-        // The client knows only what it asked for: recording the flags as they
-        // are now would hide a change by another session that it has not been
-        // told yet. The update after the command reports any difference.
-        view.noteFlags(uid, flagsAfterStore(view.knownFlags(uid), a.mode, a.flags), write);
+        view.noteSilentStore(uid, a.mode, a.flags, write);
         continue;
       }
       const text = view.reportFlags(uid, flags, write);
