@@ -41,9 +41,18 @@ class Driver {
   }
 
   send(command: string): void {
+    this.client.send(`${this.tag()} ${command}\r\n`);
+  }
+
+  /** APPEND to INBOX as a literal+, so it pipelines like any other command. */
+  append(flags: string, subject: string): void {
+    this.client.send(appendLine(this.tag(), "INBOX", sampleMessage(subject), flags));
+  }
+
+  private tag(): string {
     const tag = `${this.name}${this.next++}`;
     this.waiting.add(tag);
-    this.client.send(command.startsWith("APPEND ") ? appendCommand(tag, command) : `${tag} ${command}\r\n`);
+    return tag;
   }
 
   /** Feeds the model what the server wrote since the last call. */
@@ -51,12 +60,6 @@ class Driver {
     const { chunks } = this.client.transport;
     while (this.read < chunks.length) this.parser.push(chunks[this.read++]!);
   }
-}
-
-/** "APPEND (flags) subject" → a literal+ APPEND to INBOX. */
-function appendCommand(tag: string, command: string): string {
-  const m = /^APPEND \(([^)]*)\) (\S+)$/.exec(command)!;
-  return appendLine(tag, "INBOX", sampleMessage(m[2]!), m[1]!);
 }
 
 async function settle(drivers: Driver[]): Promise<void> {
@@ -135,7 +138,7 @@ async function runSchedule(seed: number): Promise<string[]> {
         const flags = someFlags(rnd);
         d.model.inferSilentStore(set, mode, flags);
         d.send(`UID STORE ${set.join(",")} ${mode}FLAGS.SILENT (${flags.join(" ")})`);
-      } else if (r < 0.68) d.send(`APPEND (${rnd() < 0.5 ? someFlags(rnd).join(" ") : ""}) m${step}`);
+      } else if (r < 0.68) d.append(rnd() < 0.5 ? someFlags(rnd).join(" ") : "", `m${step}`);
       else if (r < 0.76 && known > 0) {
         d.send(`STORE ${seqSet(rnd, known)} +FLAGS (\\Deleted)`);
         d.send(rnd() < 0.5 || uids.length === 0 ? "EXPUNGE" : `UID EXPUNGE ${pick(rnd, uids)}`);
