@@ -1,10 +1,12 @@
 // Several sessions of one user share INBOX through real ImapSessions over a
 // real LevelDB store. A seeded scheduler pipelines FETCH, STORE (silent or
 // not), APPEND, EXPUNGE, COPY, MOVE, SELECT and NOOP into them without
-// waiting, so commits and body loads interleave. At checkpoints every session
-// NOOPs, and its client's picture (ModelClient, built only from responses)
-// must match the mailbox as a fresh session sees it: the same messages in
-// order, the flags it was told, every keyword. imaptest's checkpoints check
+// waiting, so commits and body loads interleave, and sends some sessions
+// into IDLE. At checkpoints every session NOOPs, and its client's picture
+// (ModelClient, built only from responses) must match the mailbox as a fresh
+// session sees it: the same messages in order, the flags it was told, every
+// keyword. An idling client must match before it ends IDLE, from what was
+// pushed to it alone. imaptest's checkpoints check
 // the same across processes; here a failure names a seed to replay
 // (CHARON_TEST_SCHEDULES=N runs N schedules):
 //   CHARON_TEST_SEED=<seed> npx vitest run verification/session-views.test.ts
@@ -32,6 +34,8 @@ class Driver {
   private read = 0;
   private next = 1;
   readonly waiting = new Set<string>();
+  /** The tag of an IDLE not yet ended: its reply comes only after DONE, so settle() does not wait for it. */
+  idleTag: string | undefined;
 
   constructor(
     readonly name: string,
@@ -47,6 +51,18 @@ class Driver {
   /** APPEND to INBOX as a literal+, so it pipelines like any other command. */
   append(flags: string, subject: string): void {
     this.client.send(appendLine(this.tag(), "INBOX", sampleMessage(subject), flags));
+  }
+
+  /** Enters IDLE: from now on the client learns of changes without asking. */
+  idle(): void {
+    this.idleTag = `${this.name}${this.next++}`;
+    this.client.send(`${this.idleTag} IDLE\r\n`);
+  }
+
+  done(): void {
+    this.waiting.add(this.idleTag!);
+    this.idleTag = undefined;
+    this.client.send("DONE\r\n");
   }
 
   private tag(): string {
@@ -71,19 +87,36 @@ async function settle(drivers: Driver[]): Promise<void> {
   throw new Error(`no answer to ${drivers.flatMap((d) => [...d.waiting]).join(", ")}`);
 }
 
-async function checkpoint(h: Harness, drivers: Driver[], at: string): Promise<string[]> {
-  await settle(drivers);
-  for (const d of drivers) d.send("NOOP");
-  await settle(drivers);
+/** The mailbox as a fresh session sees it. */
+async function observe(h: Harness): Promise<ModelClient> {
   const observer = new Driver("obs", await h.login());
   observer.send("EXAMINE INBOX");
   observer.send("UID FETCH 1:* (FLAGS)");
   await settle([observer]);
   observer.send("LOGOUT");
   await settle([observer]);
+  return observer.model;
+}
+
+async function checkpoint(h: Harness, drivers: Driver[], at: string): Promise<string[]> {
+  await settle(drivers);
+  const problems: string[] = [];
+  // An idling client must already know everything, without a command to carry it (RFC 2177).
+  const idlers = drivers.filter((d) => d.idleTag !== undefined);
+  if (idlers.length > 0) {
+    const truth = await observe(h);
+    for (const d of drivers) d.pump();
+    for (const d of idlers) problems.push(...d.model.differences(truth).map((p) => `${p} (while idling)`));
+    stats.idleCompared += idlers.length;
+    for (const d of idlers) d.done();
+  }
+  for (const d of drivers) d.send("NOOP");
+  await settle(drivers);
+  const truth = await observe(h);
   stats.checkpoints++;
   for (const d of drivers) stats.flagsCompared += d.model.entries.filter((e) => e.flags).length;
-  return [...drivers.flatMap((d) => d.model.differences(observer.model)), ...[...drivers, observer].flatMap((d) => d.model.problems)].map((p) => `${at}: ${p}`);
+  problems.push(...drivers.flatMap((d) => d.model.differences(truth)), ...drivers.flatMap((d) => d.model.problems), ...truth.problems);
+  return problems.map((p) => `${at}: ${p}`);
 }
 
 function pick<T>(rnd: () => number, list: readonly T[]): T {
@@ -103,7 +136,7 @@ function seqSet(rnd: () => number, known: number): string {
 }
 
 /** So a run that compared nothing cannot pass. */
-const stats = { checkpoints: 0, flagsCompared: 0 };
+const stats = { checkpoints: 0, flagsCompared: 0, idleCompared: 0 };
 async function runSchedule(seed: number): Promise<string[]> {
   const rnd = mulberry32(seed);
   const h = await harness();
@@ -124,6 +157,10 @@ async function runSchedule(seed: number): Promise<string[]> {
     const problems: string[] = [];
     for (let step = 0; step < STEPS && problems.length === 0; step++) {
       const d = pick(rnd, drivers);
+      if (d.idleTag !== undefined) {
+        d.done();
+        continue;
+      }
       const known = d.model.entries.length;
       const uids = d.model.entries.flatMap((e) => (e.uid === undefined ? [] : [e.uid]));
       const r = rnd();
@@ -148,7 +185,12 @@ async function runSchedule(seed: number): Promise<string[]> {
         await settle([d]);
         d.model.entries = [];
         d.send("SELECT INBOX");
-      } else if (r < 0.88) d.send(pick(rnd, ["NOOP", "CHECK"]));
+      } else if (r < 0.85) d.send(pick(rnd, ["NOOP", "CHECK"]));
+      else if (r < 0.88) {
+        // IDLE is not pipelined: the client waits for its earlier replies first.
+        await settle([d]);
+        d.idle();
+      }
       else if (r < 0.94) await settle(drivers);
       else problems.push(...(await checkpoint(h, drivers, `step ${step}`)));
     }
@@ -172,6 +214,7 @@ describe("session views under interleaved sessions", () => {
     expect(failures).toEqual([]);
     expect(stats.checkpoints).toBeGreaterThanOrEqual(seeds.length);
     expect(stats.flagsCompared).toBeGreaterThan(seeds.length);
+    if (seeds.length >= 20) expect(stats.idleCompared).toBeGreaterThan(0);
   }, 120_000);
 
   it("finds a lost flag update (negative control)", async () => {
