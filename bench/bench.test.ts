@@ -16,7 +16,7 @@ import { parseNodeLine, parseReadyLine } from "./servers/charon";
 import { dovecotConf } from "./dovecot";
 import { table } from "./report";
 import { parseBenchArgs } from "./run";
-import { benchMbox, parseImaptestOutput } from "./scenarios/imaptest";
+import { benchMbox, imaptestFigures, imaptestPasses, parseImaptestOutput, type Run } from "./scenarios/imaptest";
 
 function parseAll(chunks: Array<string | Buffer>, keep = false): ImapResponse[] {
   const out: ImapResponse[] = [];
@@ -316,6 +316,41 @@ describe("imaptest output", () => {
     expect(o.errors).toEqual([]);
     expect(o.totals).toEqual({});
     expect(o.commands).toBe(0);
+  });
+
+  it("runs a second pass with checkpoints, unless the caller set checkpoint= already", () => {
+    expect(imaptestPasses(["msgs=50"])).toEqual([
+      { name: "default", args: ["msgs=50"] },
+      { name: "checkpoints", args: ["msgs=50", "checkpoint=2"] },
+    ]);
+    expect(imaptestPasses(["checkpoint=5"])).toEqual([{ name: "default", args: ["checkpoint=5"] }]);
+  });
+
+  it("judges charon on every pass, and gives a run imaptest did not finish no figures", () => {
+    const ok = (over: Partial<Run> = {}): Run => ({ ...parseImaptestOutput(run), errors: [], exit: "0", wallS: 30, ...over });
+    const crashed = ok({ crash: "Panic: client_update_plan: assertion failed", exit: "SIGABRT", totals: {}, commands: 0 });
+    const figures = imaptestFigures(
+      {
+        default: { charon: ok(), dovecot: ok() },
+        checkpoints: { charon: ok({ errors: ["Error: Checkpoint: client 3: Message seq=9 UID=9 flags differ: (\\Seen) vs ()"] }), dovecot: crashed },
+      },
+      30,
+    );
+    const byMetric = new Map(figures.map((f) => [f.metric, f]));
+    expect(byMetric.get("state-tracking errors")).toMatchObject({ values: { charon: 0, dovecot: 0 }, target: { met: true } });
+    expect(byMetric.get("commands/s")!.values.charon).toBeCloseTo(ok().commands / 30);
+    const ck = byMetric.get("state-tracking errors (checkpoints)")!;
+    expect(ck.values).toEqual({ charon: 1 });
+    expect(ck.target).toMatchObject({ met: false });
+    expect(byMetric.get("clients compared at checkpoints")!.values).toEqual({ charon: 32 });
+    expect(byMetric.has("commands/s (checkpoints)")).toBe(false);
+  });
+
+  it("does not count a crash of imaptest against charon as met", () => {
+    const crashed: Run = { ...parseImaptestOutput("Panic: x\n"), exit: "SIGABRT", wallS: 1 };
+    const [errors] = imaptestFigures({ default: { charon: crashed } }, 30);
+    expect(errors!.values).toEqual({});
+    expect(errors!.target).toMatchObject({ met: false });
   });
 
   it("writes an mbox of distinct messages with LF line ends", () => {
