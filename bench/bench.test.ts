@@ -16,7 +16,7 @@ import { parseNodeLine, parseReadyLine } from "./servers/charon";
 import { dovecotConf } from "./dovecot";
 import { table } from "./report";
 import { parseBenchArgs } from "./run";
-import { benchMbox, imaptestFigures, imaptestPasses, parseImaptestOutput, type Run } from "./scenarios/imaptest";
+import { benchMbox, imaptestFigures, imaptestPasses, parseImaptestOutput, profileConf, profileUsers, type Run } from "./scenarios/imaptest";
 
 function parseAll(chunks: Array<string | Buffer>, keep = false): ImapResponse[] {
   const out: ImapResponse[] = [];
@@ -318,12 +318,32 @@ describe("imaptest output", () => {
     expect(o.commands).toBe(0);
   });
 
-  it("runs a second pass with checkpoints, unless the caller set checkpoint= already", () => {
+  it("runs a pass with checkpoints unless the caller set checkpoint= already, then profile mode without the caller's arguments", () => {
     expect(imaptestPasses(["msgs=50"])).toEqual([
       { name: "default", args: ["msgs=50"] },
       { name: "checkpoints", args: ["msgs=50", "checkpoint=2"] },
+      { name: "profile", args: [], profile: true },
     ]);
-    expect(imaptestPasses(["checkpoint=5"])).toEqual([{ name: "default", args: ["checkpoint=5"] }]);
+    expect(imaptestPasses(["checkpoint=5"]).map((p) => p.name)).toEqual(["default", "profile"]);
+  });
+
+  it("writes a profile whose users are the ones the servers get, delivering to the given LMTP port", () => {
+    const conf = profileConf(40123, 3);
+    expect(conf).toMatch(/^lmtp_port = 40123$/m);
+    expect(conf).toMatch(/^total_user_count = 3$/m);
+    // imaptest expands %n to 1..total_user_count.
+    const format = /username_format = (\S+)/.exec(conf)![1]!;
+    expect([1, 2, 3].map((n) => format.replace("%n", String(n)))).toEqual(profileUsers(3).map((u) => u.name));
+    expect(new Set(profileUsers(3).map((u) => u.password)).size).toBe(1);
+    expect(conf).not.toMatch(/MODSEQ/);
+  });
+
+  it("reports the profile pass's deliveries, and judges its errors like the others'", () => {
+    const base = { ...parseImaptestOutput(run), errors: [], exit: "0", wallS: 30 };
+    const figures = imaptestFigures({ profile: { charon: { ...base, delivered: 120 }, dovecot: { ...base, delivered: 118, errors: ["Error: x"] } } }, 30);
+    const byMetric = new Map(figures.map((f) => [f.metric, f]));
+    expect(byMetric.get("messages delivered (profile)")!.values).toEqual({ charon: 120, dovecot: 118 });
+    expect(byMetric.get("state-tracking errors (profile)")).toMatchObject({ values: { charon: 0, dovecot: 1 }, target: { met: true } });
   });
 
   it("judges charon on every pass, and gives a run imaptest did not finish no figures", () => {

@@ -13,13 +13,21 @@
 // imaptest builds against Dovecot 2.3 can trip their own assertions there,
 // with any server: such a crash is reported as a crash of imaptest, and the
 // first pass's figures stand. `--imaptest-args` goes to both passes; one
-// that sets checkpoint= itself makes the first pass the only one.
+// that sets checkpoint= itself leaves out the second.
+//
+// A third pass runs imaptest's profile mode: 10 users whose clients behave
+// as Thunderbird and Apple Mail do (a connection per mailbox, IDLE, header
+// fetches of new mail, reading, replying, deleting and moving), while new
+// mail arrives over LMTP every few seconds. Both servers get that mail the
+// same way, through LmtpToImap (APPEND as the recipient), so each IDLE
+// session must be told of mail and changes it did not cause.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { LmtpToImap } from "../client/lmtp-append";
 import { makeMessage } from "../client/messages";
-import { makeUsers } from "../servers/server";
+import { BenchUser, makeUsers } from "../servers/server";
 import { BenchOptions, Figure, figure, ScenarioResult, ServerFactory, ServerName } from "./common";
 
 export interface ImaptestOutcome {
@@ -67,6 +75,8 @@ export interface Run extends ImaptestOutcome {
   /** The exit code, or the signal that ended imaptest. */
   exit: string;
   wallS: number;
+  /** Profile mode: messages the LMTP shim appended. */
+  delivered?: number;
 }
 
 function runImaptest(bin: string, args: string[], limitMs: number): Promise<{ output: string; exit: string }> {
@@ -88,11 +98,76 @@ function runImaptest(bin: string, args: string[], limitMs: number): Promise<{ ou
   });
 }
 
-/** The passes run against each server: the default profile, then with checkpoints unless the caller set them. */
-export function imaptestPasses(extra: readonly string[]): Array<{ name: string; args: string[] }> {
-  const passes = [{ name: "default", args: [...extra] }];
+export interface ImaptestPass {
+  name: string;
+  args: string[];
+  /** imaptest's profile mode, with mail delivered over LMTP. */
+  profile?: boolean;
+}
+
+/** The passes run against each server: the default workload, with checkpoints unless the caller set them, then profile mode. */
+export function imaptestPasses(extra: readonly string[]): ImaptestPass[] {
+  const passes: ImaptestPass[] = [{ name: "default", args: [...extra] }];
   if (!extra.some((a) => a.startsWith("checkpoint="))) passes.push({ name: "checkpoints", args: [...extra, "checkpoint=2"] });
+  // The caller's arguments tune the default workload; profile mode takes its settings from the profile.
+  passes.push({ name: "profile", args: [], profile: true });
   return passes;
+}
+
+const PROFILE_USERS = 10;
+/** imaptest's profile mode logs every user in with one password. */
+const PROFILE_PASSWORD = "imaptest-profile-7741";
+
+/** The users of the profile pass: imaptest names them by number (username_format). */
+export function profileUsers(n = PROFILE_USERS): BenchUser[] {
+  return Array.from({ length: n }, (_, i) => ({ name: `imtp${i + 1}`, password: PROFILE_PASSWORD }));
+}
+
+/**
+ * imaptest's sample profile, at a pace that fits a short run: 80% Thunderbird
+ * and 20% Apple Mail clients. Apple Mail's MODSEQ is left out of its fetch:
+ * neither server is asked for CONDSTORE here.
+ */
+export function profileConf(lmtpPort: number, users = PROFILE_USERS): string {
+  return `lmtp_port = ${lmtpPort}
+lmtp_max_parallel_count = ${users}
+total_user_count = ${users}
+rampup_time = 2s
+
+user busy {
+  username_format = imtp%n
+  count = 100%
+  mail_inbox_delivery_interval = 2s
+  mail_spam_delivery_interval = 5s
+  mail_action_delay = 1s
+  mail_action_repeat_delay = 1s
+  mail_session_length = 1 min
+  mail_send_interval = 5s
+  mail_write_duration = 1s
+  mail_inbox_reply_percentage = 50
+  mail_inbox_delete_percentage = 20
+  mail_inbox_move_percentage = 10
+  mail_inbox_move_filter_percentage = 10
+}
+
+client Thunderbird {
+  count = 80%
+  connection_max_count = 5
+  imap_idle = yes
+  imap_fetch_immediate = UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type)]
+  imap_fetch_manual = RFC822.SIZE BODY[]
+  imap_status_interval = 30s
+}
+
+client AppleMail {
+  count = 20%
+  connection_max_count = 5
+  imap_idle = yes
+  imap_fetch_immediate = INTERNALDATE UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (date subject from to cc message-id in-reply-to references x-priority)]
+  imap_fetch_manual = BODYSTRUCTURE BODY.PEEK[]
+  imap_status_interval = 30s
+}
+`;
 }
 
 export async function imaptestScenario(opts: BenchOptions, start: ServerFactory, servers: ServerName[]): Promise<ScenarioResult> {
@@ -110,23 +185,39 @@ export async function imaptestScenario(opts: BenchOptions, start: ServerFactory,
   const mbox = path.join(dir, "messages.mbox");
   fs.writeFileSync(mbox, benchMbox(50));
   const users = makeUsers(1);
+  const profiled = passes.some((p) => p.profile) ? profileUsers() : [];
   // raw[pass][server]
   const raw: Record<string, Record<string, Run>> = {};
   const notes: string[] = [];
   try {
     for (const name of servers.filter((s) => s !== "pluto")) {
-      const server = await start(name, users, clients + 10);
+      // Profile mode: up to 5 connections per user, and the LMTP shim's one.
+      const server = await start(name, [...users, ...profiled], clients + 10 + profiled.length * 6);
       try {
-        const u = server.users[0];
+        const u = users[0]!;
+        const common = [`host=${server.host}`, `port=${server.port}`, "ssl=any-cert", `mbox=${mbox}`, `secs=${secs}`];
         for (const pass of passes) {
-          const args = [`host=${server.host}`, `port=${server.port}`, "ssl=any-cert", `user=${u.name}`, `pass=${u.password}`, `mbox=${mbox}`, `secs=${secs}`, `clients=${clients}`, ...pass.args];
+          let shim: LmtpToImap | undefined;
+          let args = [...common, `user=${u.name}`, `pass=${u.password}`, `clients=${clients}`, ...pass.args];
+          if (pass.profile) {
+            shim = await LmtpToImap.start(server, profiled);
+            const conf = path.join(dir, `${name}-profile.conf`);
+            fs.writeFileSync(conf, profileConf(shim.port));
+            args = [...common, "user=imtp%d", `pass=${PROFILE_PASSWORD}`, `profile=${conf}`];
+          }
           const began = Date.now();
-          const { output, exit } = await runImaptest(bin, args, (secs + 60) * 1000);
+          const { output, exit } = await runImaptest(bin, args, (secs + 60) * 1000).finally(() => shim?.close());
           const file = path.join(dir, `${name}-${pass.name}.out`);
           fs.writeFileSync(file, output);
           const r: Run = { ...parseImaptestOutput(output), exit, wallS: (Date.now() - began) / 1000 };
+          if (shim) {
+            r.delivered = shim.delivered;
+            // A delivery the shim could not make is the server refusing an APPEND: an error like imaptest's own.
+            r.errors.push(...shim.failures.map((f) => `Error: LMTP shim: ${f}`));
+          }
           (raw[pass.name] ??= {})[name] = r;
-          opts.log(`  ${name} (${pass.name}): ${r.commands} commands, ${r.totals.ChkP ?? 0} checkpoints, ${r.errors.length} errors, exit ${exit}${r.crash ? `, ${r.crash}` : ""}`);
+          const extraText = pass.profile ? `${r.delivered ?? 0} messages delivered` : `${r.totals.ChkP ?? 0} checkpoints`;
+          opts.log(`  ${name} (${pass.name}): ${r.commands} commands, ${extraText}, ${r.errors.length} errors, exit ${exit}${r.crash ? `, ${r.crash}` : ""}`);
           if (r.errors.length) notes.push(`${name} (${pass.name}): imaptest errors, e.g. ${r.errors.slice(0, 3).join(" | ")}`);
           if (r.crash || exit !== "0") notes.push(`${name} (${pass.name}): imaptest exited ${exit}${r.crash ? ` (${r.crash})` : ""}; output in ${file}`);
         }
@@ -158,6 +249,9 @@ export function imaptestFigures(raw: Record<string, Record<string, Run>>, secs: 
     if (runs.charon) errors.target = { text: "no protocol or state errors", met: clean(runs.charon) };
     figures.push(errors);
     if (pass === "default") figures.push(figure({ group: "imaptest", metric: "commands/s", unit: "ops/s", better: "higher", values: vals(runs, (r) => r.commands / secs) }));
+    if (Object.values(runs).some((r) => r.delivered !== undefined)) {
+      figures.push(figure({ group: "imaptest", metric: `messages delivered (${pass})`, unit: "msgs", better: "higher", values: vals(runs, (r) => r.delivered ?? 0) }));
+    }
     if (Object.values(runs).some((r) => (r.totals.ChkP ?? 0) > 0)) {
       // imaptest counts each client whose view it compared, at checkpoints without errors.
       figures.push(figure({ group: "imaptest", metric: "clients compared at checkpoints", unit: "ops", better: "higher", values: vals(runs, (r) => r.totals.ChkP ?? 0) }));
