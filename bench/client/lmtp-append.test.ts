@@ -14,7 +14,7 @@ import { ImapListener } from "../../src/server/imap-listener";
 import { createSelfSigned } from "../../src/tls/certs";
 import { login } from "../scenarios/common";
 import type { ServerUnderTest } from "../servers/server";
-import { LmtpToImap } from "./lmtp-append";
+import { LmtpToImap, recipientOf } from "./lmtp-append";
 
 /** Sends LMTP lines and collects reply lines until `count` replies (a multi-line reply counts once). */
 async function lmtp(port: number, script: string, count: number): Promise<string[]> {
@@ -45,7 +45,7 @@ describe("LmtpToImap", () => {
   let server: ServerUnderTest;
   let closeStore: () => Promise<void>;
   let shim: LmtpToImap | undefined;
-  const alice = { name: "alice", password: "wonderland" };
+  const alice = { name: "alice@example.test", password: "wonderland" };
 
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "charon-lmtp-"));
@@ -67,7 +67,7 @@ describe("LmtpToImap", () => {
   it("answers DATA once per recipient and appends to INBOX and to the detail mailbox", async () => {
     shim = await LmtpToImap.start(server, [alice]);
     const message = "Subject: hi\r\n\r\n..leading dot\r\nbye\r\n";
-    const script = `LHLO test\r\nMAIL FROM:<s@example.test>\r\nRCPT TO:<alice>\r\nRCPT TO:<nobody>\r\nRCPT TO:<alice+Spam>\r\nDATA\r\n${message}.\r\nQUIT\r\n`;
+    const script = `LHLO test\r\nMAIL FROM:<s@example.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nobody@example.test>\r\nRCPT TO:<alice+Spam@example.test>\r\nDATA\r\n${message}.\r\nQUIT\r\n`;
     const replies = await lmtp(shim.port, script, 10);
     expect(replies).toEqual([
       expect.stringMatching(/^220 /),
@@ -77,8 +77,8 @@ describe("LmtpToImap", () => {
       expect.stringMatching(/^550 /), // RCPT nobody
       expect.stringMatching(/^250 /), // RCPT alice+Spam
       expect.stringMatching(/^354 /),
-      expect.stringMatching(/^250 2\.0\.0/), // alice
-      expect.stringMatching(/^250 2\.0\.0/), // alice+Spam
+      "250 delivered", // alice
+      "250 delivered", // alice+Spam
       expect.stringMatching(/^221 /),
     ]);
     expect(shim.delivered).toBe(2);
@@ -95,9 +95,14 @@ describe("LmtpToImap", () => {
     c.close();
   });
 
+  it("reads the user and the mailbox from a recipient address", () => {
+    expect(recipientOf("alice@example.test")).toEqual({ user: "alice@example.test", mailbox: "INBOX" });
+    expect(recipientOf("alice+Spam@example.test")).toEqual({ user: "alice@example.test", mailbox: "Spam" });
+  });
+
   it("refuses DATA without a valid recipient and reports a failed append", async () => {
-    shim = await LmtpToImap.start(server, [alice, { name: "ghost", password: "x" }]);
-    const replies = await lmtp(shim.port, "LHLO t\r\nMAIL FROM:<>\r\nDATA\r\nRCPT TO:<ghost>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n.\r\nQUIT\r\n", 8);
+    shim = await LmtpToImap.start(server, [alice, { name: "ghost@example.test", password: "x" }]);
+    const replies = await lmtp(shim.port, "LHLO t\r\nMAIL FROM:<>\r\nDATA\r\nRCPT TO:<ghost@example.test>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n.\r\nQUIT\r\n", 8);
     expect(replies.slice(3)).toEqual([
       expect.stringMatching(/^503 /), // DATA before any RCPT
       expect.stringMatching(/^250 /), // ghost is a user the shim knows...

@@ -1,10 +1,13 @@
-// An LMTP listener (RFC 2033) that delivers by IMAP APPEND. imaptest's
-// profile mode, whose clients IDLE, read, reply and move mail as Thunderbird
-// and Apple Mail do, gets its new mail over LMTP. charon has no LMTP, and the
-// bench's Dovecot runs without dovecot-lmtpd, so both servers receive the
-// same way: each message is appended as its recipient, over the same TLS the
-// clients use. "user+Box" delivers into Box, created on first use.
-import * as net from "node:net";
+// An LMTP listener (RFC 2033, nodemailer's smtp-server in LMTP mode) that
+// delivers by IMAP APPEND. imaptest's profile mode, whose clients IDLE, read,
+// reply and move mail as Thunderbird and Apple Mail do, gets its new mail
+// over LMTP. charon has no LMTP, and the bench's Dovecot runs without
+// dovecot-lmtpd, so both servers receive the same way: each message is
+// appended as its recipient, over the same TLS the clients use. Users are
+// named by address (smtp-server insists on a domain): "user+Box@domain"
+// delivers into Box of user@domain, created on first use.
+import type { AddressInfo } from "node:net";
+import { SMTPServer, type SMTPServerDataResult } from "smtp-server";
 import type { BenchUser, ServerUnderTest } from "../servers/server";
 import { login } from "../scenarios/common";
 import type { ImapConnection } from "./connection";
@@ -15,35 +18,59 @@ interface Mailer {
   chain: Promise<unknown>;
 }
 
+/** What a recipient address names: the user ("local@domain" without the detail), and the mailbox of its "+detail" (INBOX without one). */
+export function recipientOf(address: string): { user: string; mailbox: string } {
+  const at = address.lastIndexOf("@");
+  const [local = "", mailbox = "INBOX"] = address.slice(0, at).split("+");
+  return { user: `${local}${address.slice(at)}`, mailbox };
+}
+
 export class LmtpToImap {
   delivered = 0;
   readonly failures: string[] = [];
   private readonly mailers = new Map<string, Mailer>();
-  private readonly sockets = new Set<net.Socket>();
 
   private constructor(
     private readonly server: ServerUnderTest,
     private readonly users: ReadonlyMap<string, BenchUser>,
-    private readonly listener: net.Server,
+    private readonly listener: SMTPServer,
   ) {}
 
   static async start(server: ServerUnderTest, users: readonly BenchUser[]): Promise<LmtpToImap> {
-    const listener = net.createServer();
-    const shim = new LmtpToImap(server, new Map(users.map((u) => [u.name, u])), listener);
-    listener.on("connection", (s) => shim.serve(s));
+    const byName = new Map(users.map((u) => [u.name, u]));
+    let shim!: LmtpToImap;
+    const listener = new SMTPServer({
+      lmtp: true,
+      name: "bench",
+      logger: false,
+      disabledCommands: ["AUTH", "STARTTLS"],
+      onRcptTo(address, _session, callback) {
+        if (byName.has(recipientOf(address.address).user)) callback();
+        else callback(Object.assign(new Error("no such user"), { responseCode: 550 }));
+      },
+      onData(stream, session, callback) {
+        const chunks: Buffer[] = [];
+        stream.on("data", (c: Buffer) => chunks.push(c));
+        stream.on("end", () => {
+          const message = Buffer.concat(chunks);
+          // One reply per recipient (RFC 2033 §4.2), in the order they were given.
+          void Promise.all(session.envelope.rcptTo.map((r) => shim.deliverCounted(r.address, message))).then((replies) => callback(null, replies));
+        });
+      },
+    });
+    shim = new LmtpToImap(server, byName, listener);
     await new Promise<void>((resolve, reject) => {
-      listener.once("error", reject);
+      listener.server.once("error", reject);
       listener.listen(0, "127.0.0.1", resolve);
     });
     return shim;
   }
 
   get port(): number {
-    return (this.listener.address() as net.AddressInfo).port;
+    return (this.listener.server.address() as AddressInfo).port;
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.listener.close(() => resolve()));
     for (const m of this.mailers.values()) {
       await m.chain.catch(() => undefined);
@@ -55,7 +82,7 @@ export class LmtpToImap {
 
   /** Appends `message` for `recipient` ("user" or "user+Mailbox"). */
   deliver(recipient: string, message: Buffer): Promise<void> {
-    const [name = "", box = "INBOX"] = recipient.split("@")[0]!.split("+");
+    const { user: name, mailbox: box } = recipientOf(recipient);
     const user = this.users.get(name);
     if (!user) return Promise.reject(new Error(`unknown user ${name}`));
     let m = this.mailers.get(name);
@@ -78,79 +105,15 @@ export class LmtpToImap {
     return p;
   }
 
-  private serve(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.on("close", () => this.sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
-    let input = Buffer.alloc(0);
-    let recipients: string[] = [];
-    let inData = false;
-    let busy = false;
-    const reply = (text: string) => socket.write(`${text}\r\n`);
-    // Commands may be pipelined (RFC 2920): they are answered in order, the DATA replies after delivery.
-    const work = async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        for (;;) {
-          if (inData) {
-            const end = input.indexOf("\r\n.\r\n");
-            const empty = input.subarray(0, 3).toString("latin1") === ".\r\n";
-            if (end < 0 && !empty) return;
-            const body = empty ? Buffer.alloc(0) : input.subarray(0, end + 2);
-            input = input.subarray(empty ? 3 : end + 5);
-            inData = false;
-            const message = Buffer.from(body.toString("latin1").replace(/^\.\./gm, "."), "latin1");
-            const to = recipients;
-            recipients = [];
-            // LMTP answers DATA once per recipient (RFC 2033 §4.2).
-            for (const r of to) {
-              try {
-                await this.deliver(r, message);
-                this.delivered++;
-                reply("250 2.0.0 delivered");
-              } catch (err) {
-                this.failures.push(`${r}: ${(err as Error).message}`);
-                reply("451 4.3.0 delivery failed");
-              }
-            }
-            continue;
-          }
-          const nl = input.indexOf("\r\n");
-          if (nl < 0) return;
-          const line = input.subarray(0, nl).toString("latin1");
-          input = input.subarray(nl + 2);
-          const verb = (line.split(/[ :]/)[0] ?? "").toUpperCase();
-          if (verb === "LHLO") reply("250-bench\r\n250 PIPELINING");
-          else if (verb === "MAIL") reply("250 2.1.0 ok");
-          else if (verb === "RCPT") {
-            const addr = /<([^>]*)>/.exec(line)?.[1] ?? "";
-            const known = this.users.has(addr.split("@")[0]!.split("+")[0]!);
-            if (known) recipients.push(addr);
-            reply(known ? "250 2.1.5 ok" : "550 5.1.1 no such user");
-          } else if (verb === "DATA") {
-            if (recipients.length === 0) reply("503 5.5.1 no valid recipients");
-            else {
-              inData = true;
-              reply("354 end with <CRLF>.<CRLF>");
-            }
-          } else if (verb === "RSET") {
-            recipients = [];
-            reply("250 2.0.0 ok");
-          } else if (verb === "NOOP") reply("250 2.0.0 ok");
-          else if (verb === "QUIT") {
-            socket.end("221 2.0.0 bye\r\n");
-            return;
-          } else reply("500 5.5.2 unknown command");
-        }
-      } finally {
-        busy = false;
-      }
-    };
-    socket.on("data", (chunk: Buffer) => {
-      input = Buffer.concat([input, chunk]);
-      void work();
-    });
-    reply("220 bench LMTP ready");
+  /** deliver(), counted, as the LMTP reply for that recipient. */
+  private async deliverCounted(recipient: string, message: Buffer): Promise<SMTPServerDataResult> {
+    try {
+      await this.deliver(recipient, message);
+      this.delivered++;
+      return "delivered";
+    } catch (err) {
+      this.failures.push(`${recipient}: ${(err as Error).message}`);
+      return Object.assign(new Error("delivery failed"), { responseCode: 451 });
+    }
   }
 }

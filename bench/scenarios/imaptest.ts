@@ -118,9 +118,9 @@ const PROFILE_USERS = 10;
 /** imaptest's profile mode logs every user in with one password. */
 const PROFILE_PASSWORD = "imaptest-profile-7741";
 
-/** The users of the profile pass: imaptest names them by number (username_format). */
+/** The users of the profile pass: imaptest names them by number (username_format), and LMTP wants an address. */
 export function profileUsers(n = PROFILE_USERS): BenchUser[] {
-  return Array.from({ length: n }, (_, i) => ({ name: `imtp${i + 1}`, password: PROFILE_PASSWORD }));
+  return Array.from({ length: n }, (_, i) => ({ name: `imtp${i + 1}@bench.test`, password: PROFILE_PASSWORD }));
 }
 
 /**
@@ -135,7 +135,7 @@ total_user_count = ${users}
 rampup_time = 2s
 
 user busy {
-  username_format = imtp%n
+  username_format = imtp%n@bench.test
   count = 100%
   mail_inbox_delivery_interval = 2s
   mail_spam_delivery_interval = 5s
@@ -203,7 +203,7 @@ export async function imaptestScenario(opts: BenchOptions, start: ServerFactory,
             shim = await LmtpToImap.start(server, profiled);
             const conf = path.join(dir, `${name}-profile.conf`);
             fs.writeFileSync(conf, profileConf(shim.port));
-            args = [...common, "user=imtp%d", `pass=${PROFILE_PASSWORD}`, `profile=${conf}`];
+            args = [...common, "user=imtp%d@bench.test", `pass=${PROFILE_PASSWORD}`, `profile=${conf}`];
           }
           const began = Date.now();
           const { output, exit } = await runImaptest(bin, args, (secs + 60) * 1000).finally(() => shim?.close());
