@@ -230,7 +230,7 @@ export async function imaptestScenario(opts: BenchOptions, start: ServerFactory,
     if (notes.length === 0) fs.rmSync(dir, { recursive: true, force: true });
     else fs.rmSync(mbox, { force: true });
   }
-  return { id: "imaptest", title: "imaptest state tracking (10 clients sharing one INBOX)", params, figures: imaptestFigures(raw, secs), notes, raw, durationMs: Date.now() - t0 };
+  return { id: "imaptest", title: "imaptest state tracking: shared INBOX, checkpoints, profile mode (IDLE, LMTP)", params, figures: imaptestFigures(raw, secs), notes, raw, durationMs: Date.now() - t0 };
 }
 
 /** Errors per pass (target for charon: none, and imaptest ran to its end), commands/s of the first pass, what checkpoints compared. */
