@@ -6,9 +6,9 @@
 // (ModelClient, built only from responses) must match the mailbox as a fresh
 // session sees it: the same messages in order, the flags it was told, every
 // keyword. An idling client must match before it ends IDLE, from what was
-// pushed to it alone. imaptest's checkpoints check
-// the same across processes; here a failure names a seed to replay
-// (CHARON_TEST_SCHEDULES=N runs N schedules):
+// pushed to it alone. imaptest's checkpoints check the same across
+// processes; here a failure names a seed to replay (CHARON_TEST_SCHEDULES=N
+// runs N schedules):
 //   CHARON_TEST_SEED=<seed> npx vitest run verification/session-views.test.ts
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { harness, appendLine, sampleMessage, type Client, type Harness } from "../src/imap/session-test-support";
@@ -55,7 +55,7 @@ class Driver {
 
   /** Enters IDLE: from now on the client learns of changes without asking. */
   idle(): void {
-    this.idleTag = `${this.name}${this.next++}`;
+    this.idleTag = this.newTag();
     this.client.send(`${this.idleTag} IDLE\r\n`);
   }
 
@@ -65,10 +65,15 @@ class Driver {
     this.client.send("DONE\r\n");
   }
 
+  /** A tag for a command whose reply settle() waits for. */
   private tag(): string {
-    const tag = `${this.name}${this.next++}`;
+    const tag = this.newTag();
     this.waiting.add(tag);
     return tag;
+  }
+
+  private newTag(): string {
+    return `${this.name}${this.next++}`;
   }
 
   /** Feeds the model what the server wrote since the last call. */
@@ -104,9 +109,9 @@ async function checkpoint(h: Harness, drivers: Driver[], at: string): Promise<st
   // An idling client must already know everything, without a command to carry it (RFC 2177).
   const idlers = drivers.filter((d) => d.idleTag !== undefined);
   if (idlers.length > 0) {
-    const truth = await observe(h);
+    const beforeDone = await observe(h);
     for (const d of drivers) d.pump();
-    for (const d of idlers) problems.push(...d.model.differences(truth).map((p) => `${p} (while idling)`));
+    for (const d of idlers) problems.push(...d.model.differences(beforeDone).map((p) => `${p} (while idling)`));
     stats.idleCompared += idlers.length;
     for (const d of idlers) d.done();
   }

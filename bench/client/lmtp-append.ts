@@ -80,7 +80,7 @@ export class LmtpToImap {
     }
   }
 
-  /** Appends `message` for `recipient` ("user" or "user+Mailbox"). */
+  /** Appends `message` for `recipient` ("user@domain", or "user+Mailbox@domain"). */
   deliver(recipient: string, message: Buffer): Promise<void> {
     const { user: name, mailbox: box } = recipientOf(recipient);
     const user = this.users.get(name);
