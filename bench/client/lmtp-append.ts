@@ -8,6 +8,7 @@
 // delivers into Box of user@domain, created on first use.
 import type { AddressInfo } from "node:net";
 import { SMTPServer, type SMTPServerDataResult } from "smtp-server";
+import { quoted } from "../../src/imap/writer";
 import type { BenchUser, ServerUnderTest } from "../servers/server";
 import { login } from "../scenarios/common";
 import type { ImapConnection } from "./connection";
@@ -90,8 +91,8 @@ export class LmtpToImap {
       m = { conn: login(this.server, user), chain: Promise.resolve() };
       this.mailers.set(name, m);
     }
-    const mailbox = `"${box.replace(/["\\]/g, "\\$&")}"`;
     const run = async () => {
+      const mailbox = quoted(box);
       const c = await m.conn;
       let r = await c.command([`APPEND ${mailbox} `, message]);
       if (r.status === "NO" && /\[TRYCREATE\]/i.test(r.text)) {
