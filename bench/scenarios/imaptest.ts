@@ -27,7 +27,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LmtpToImap } from "../client/lmtp-append";
 import { makeMessage } from "../client/messages";
-import { BenchUser, makeUsers } from "../servers/server";
+import { BenchUser, makeUsers, ServerUnderTest } from "../servers/server";
 import { BenchOptions, Figure, figure, ScenarioResult, ServerFactory, ServerName } from "./common";
 
 export interface ImaptestOutcome {
@@ -170,6 +170,34 @@ client AppleMail {
 `;
 }
 
+/** Runs one pass against a started server; profile mode gets its LMTP shim and profile file. Keeps imaptest's output in `dir`. */
+async function runPass(
+  bin: string,
+  server: ServerUnderTest,
+  pass: ImaptestPass,
+  o: { common: string[]; dir: string; secs: number; clients: number; user: BenchUser; profiled: BenchUser[] },
+): Promise<{ run: Run; file: string }> {
+  let shim: LmtpToImap | undefined;
+  let args = [...o.common, `user=${o.user.name}`, `pass=${o.user.password}`, `clients=${o.clients}`, ...pass.args];
+  if (pass.profile) {
+    shim = await LmtpToImap.start(server, o.profiled);
+    const conf = path.join(o.dir, `${server.name}-profile.conf`);
+    fs.writeFileSync(conf, profileConf(shim.port));
+    args = [...o.common, "user=imtp%d@bench.test", `pass=${PROFILE_PASSWORD}`, `profile=${conf}`];
+  }
+  const began = Date.now();
+  const { output, exit } = await runImaptest(bin, args, (o.secs + 60) * 1000).finally(() => shim?.close());
+  const file = path.join(o.dir, `${server.name}-${pass.name}.out`);
+  fs.writeFileSync(file, output);
+  const run: Run = { ...parseImaptestOutput(output), exit, wallS: (Date.now() - began) / 1000 };
+  if (shim) {
+    run.delivered = shim.delivered;
+    // A delivery the shim could not make is the server refusing an APPEND: an error like imaptest's own.
+    run.errors.push(...shim.failures.map((f) => `Error: LMTP shim: ${f}`));
+  }
+  return { run, file };
+}
+
 export async function imaptestScenario(opts: BenchOptions, start: ServerFactory, servers: ServerName[]): Promise<ScenarioResult> {
   const t0 = Date.now();
   const secs = opts.durationS ?? (opts.quick ? 5 : 30);
@@ -194,32 +222,14 @@ export async function imaptestScenario(opts: BenchOptions, start: ServerFactory,
       // Profile mode: up to 5 connections per user, and the LMTP shim's one.
       const server = await start(name, [...users, ...profiled], clients + 10 + profiled.length * 6);
       try {
-        const u = users[0]!;
         const common = [`host=${server.host}`, `port=${server.port}`, "ssl=any-cert", `mbox=${mbox}`, `secs=${secs}`];
         for (const pass of passes) {
-          let shim: LmtpToImap | undefined;
-          let args = [...common, `user=${u.name}`, `pass=${u.password}`, `clients=${clients}`, ...pass.args];
-          if (pass.profile) {
-            shim = await LmtpToImap.start(server, profiled);
-            const conf = path.join(dir, `${name}-profile.conf`);
-            fs.writeFileSync(conf, profileConf(shim.port));
-            args = [...common, "user=imtp%d@bench.test", `pass=${PROFILE_PASSWORD}`, `profile=${conf}`];
-          }
-          const began = Date.now();
-          const { output, exit } = await runImaptest(bin, args, (secs + 60) * 1000).finally(() => shim?.close());
-          const file = path.join(dir, `${name}-${pass.name}.out`);
-          fs.writeFileSync(file, output);
-          const r: Run = { ...parseImaptestOutput(output), exit, wallS: (Date.now() - began) / 1000 };
-          if (shim) {
-            r.delivered = shim.delivered;
-            // A delivery the shim could not make is the server refusing an APPEND: an error like imaptest's own.
-            r.errors.push(...shim.failures.map((f) => `Error: LMTP shim: ${f}`));
-          }
+          const { run: r, file } = await runPass(bin, server, pass, { common, dir, secs, clients, user: users[0]!, profiled });
           (raw[pass.name] ??= {})[name] = r;
           const extraText = pass.profile ? `${r.delivered ?? 0} messages delivered` : `${r.totals.ChkP ?? 0} checkpoints`;
-          opts.log(`  ${name} (${pass.name}): ${r.commands} commands, ${extraText}, ${r.errors.length} errors, exit ${exit}${r.crash ? `, ${r.crash}` : ""}`);
+          opts.log(`  ${name} (${pass.name}): ${r.commands} commands, ${extraText}, ${r.errors.length} errors, exit ${r.exit}${r.crash ? `, ${r.crash}` : ""}`);
           if (r.errors.length) notes.push(`${name} (${pass.name}): imaptest errors, e.g. ${r.errors.slice(0, 3).join(" | ")}`);
-          if (r.crash || exit !== "0") notes.push(`${name} (${pass.name}): imaptest exited ${exit}${r.crash ? ` (${r.crash})` : ""}; output in ${file}`);
+          if (r.crash || r.exit !== "0") notes.push(`${name} (${pass.name}): imaptest exited ${r.exit}${r.crash ? ` (${r.crash})` : ""}; output in ${file}`);
         }
       } finally {
         await server.stop();
