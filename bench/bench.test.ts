@@ -366,6 +366,44 @@ describe("imaptest output", () => {
     expect(byMetric.has("commands/s (checkpoints)")).toBe(false);
   });
 
+  it("names each client the server kept waiting, once per wait at its longest, and not one waiting on imaptest itself", () => {
+    const text = [
+      " - 17 stalled for 16 secs in command: 212 UID FETCH 1:* (FLAGS)",
+      " 447  222  252  444  259  591  178  229  440  350  440    0   9/ 10 (2 stalled >3s)",
+      " - 17 stalled for 17 secs in command: 212 UID FETCH 1:* (FLAGS)",
+      " - 17 stalled for 16 secs in command: 230 NOOP",
+      " - 4 stalled for 16 secs in BYE, waiting for disconnect",
+      // Nothing in flight: imaptest holds this client back (a checkpoint waiting for the others).
+      " - 9 stalled for 20 secs in SELECT",
+      "Info: Second timeout triggered while trying to stop - stopping immediately",
+      run,
+    ].join("\n");
+    const o = parseImaptestOutput(text);
+    expect(o.stalls).toEqual([
+      "client 17 waited 17 s in command: 212 UID FETCH 1:* (FLAGS)",
+      "client 17 waited 16 s in command: 230 NOOP",
+      "client 4 waited 16 s in BYE, waiting for disconnect",
+    ]);
+    expect(o.forcedStop).toBe(true);
+    expect(o.totals.Logi).toBe(9478);
+    const plain = parseImaptestOutput(run);
+    expect(plain.stalls).toEqual([]);
+    expect(plain.forcedStop).toBe(false);
+  });
+
+  it("does not judge a pass met when the server kept a client waiting, and shows the waits", () => {
+    const ok = (over: Partial<Run> = {}): Run => ({ ...parseImaptestOutput(run), errors: [], exit: "0", wallS: 30, ...over });
+    const figures = imaptestFigures(
+      { checkpoints: { charon: ok({ stalls: ["client 3 waited 16 s in command: 9 CHECK"] }), dovecot: ok() }, default: { charon: ok(), dovecot: ok() } },
+      30,
+    );
+    const byMetric = new Map(figures.map((f) => [f.metric, f]));
+    expect(byMetric.get("state-tracking errors (checkpoints)")).toMatchObject({ values: { charon: 0, dovecot: 0 }, target: { met: false } });
+    expect(byMetric.get("clients kept waiting over 15 s (checkpoints)")!.values).toEqual({ charon: 1, dovecot: 0 });
+    expect(byMetric.get("state-tracking errors")!.target).toMatchObject({ met: true });
+    expect(byMetric.has("clients kept waiting over 15 s")).toBe(false);
+  });
+
   it("does not count a crash of imaptest against charon as met", () => {
     const crashed: Run = { ...parseImaptestOutput("Panic: x\n"), exit: "SIGABRT", wallS: 1 };
     const [errors] = imaptestFigures({ default: { charon: crashed } }, 30);

@@ -4,7 +4,9 @@
 // tracked: its clients pipeline commands, and all of them share one user's
 // INBOX, so each sees the others' appends, flag changes and expunges while it
 // has the mailbox selected. Any "Error:" line it prints is a protocol or
-// state error; the target is none.
+// state error; the target is none. Nor may the server keep a client waiting:
+// imaptest names each one idle for over 15 s, and one waiting on a command or
+// on the close after BYE is waiting on the server.
 //
 // Two passes per server. The first runs imaptest's default profile, whose
 // commands/s are compared. The second adds checkpoints (every 2 s all clients
@@ -39,6 +41,32 @@ export interface ImaptestOutcome {
   errors: string[];
   /** imaptest's own crash ("Panic: ..." or "Fatal: ..."), if any. */
   crash?: string;
+  /**
+   * Clients the server kept waiting for more than 15 s: a command without an
+   * answer, or a BYE without the connection closing. One entry per client and
+   * wait, at its longest.
+   */
+  stalls: string[];
+  /** After secs= imaptest waited its final 30 s for clients to finish, then stopped them. */
+  forcedStop: boolean;
+}
+
+// imaptest's per-second report names each client idle for more than 15 s and
+// what it waits for: "command: TAG LINE", "BYE, waiting for disconnect", or a
+// state name when it has nothing in flight (its own checkpoint wait, say).
+const STALL = /^ - (\d+) stalled for (\d+) secs in (command: (\d+) .*|BYE, waiting for disconnect)$/;
+
+function serverStalls(lines: string[]): string[] {
+  const longest = new Map<string, { secs: number; what: string }>();
+  for (const l of lines) {
+    const m = STALL.exec(l);
+    if (!m) continue;
+    // The same wait is reported every second; a new tag is a new wait.
+    const key = `${m[1]}/${m[4] ?? "BYE"}`;
+    const secs = Number(m[2]);
+    if ((longest.get(key)?.secs ?? -1) < secs) longest.set(key, { secs, what: `client ${m[1]} waited ${secs} s in ${m[3]!.slice(0, 100)}` });
+  }
+  return [...longest.values()].map((v) => v.what);
 }
 
 /** Reads what imaptest printed: the block after "Totals:" and every error line. */
@@ -58,7 +86,8 @@ export function parseImaptestOutput(text: string): ImaptestOutcome {
   const commands = Object.entries(totals).reduce((sum, [k, v]) => (k === "ChkP" ? sum : sum + v), 0);
   const errors = lines.filter((l) => l.startsWith("Error:") && !l.startsWith("Error: Raw backtrace"));
   const crash = lines.find((l) => l.startsWith("Panic:") || l.startsWith("Fatal:"));
-  return { totals, commands, errors, crash };
+  const forcedStop = lines.some((l) => l.includes("Second timeout triggered while trying to stop"));
+  return { totals, commands, errors, crash, stalls: serverStalls(lines), forcedStop };
 }
 
 /** An mbox of the bench's messages, LF line ends (imaptest adds the CRs). */
@@ -229,6 +258,8 @@ export async function imaptestScenario(opts: BenchOptions, start: ServerFactory,
           const extraText = pass.profile ? `${r.delivered ?? 0} messages delivered` : `${r.totals.ChkP ?? 0} checkpoints`;
           opts.log(`  ${name} (${pass.name}): ${r.commands} commands, ${extraText}, ${r.errors.length} errors, exit ${r.exit}${r.crash ? `, ${r.crash}` : ""}`);
           if (r.errors.length) notes.push(`${name} (${pass.name}): imaptest errors, e.g. ${r.errors.slice(0, 3).join(" | ")}`);
+          if (r.stalls.length) notes.push(`${name} (${pass.name}): the server kept clients waiting over 15 s, e.g. ${r.stalls.slice(0, 3).join(" | ")}; output in ${file}`);
+          if (r.forcedStop) notes.push(`${name} (${pass.name}): clients were still busy 30 s after the run's end and imaptest stopped them (${r.wallS.toFixed(0)} s in all); output in ${file}`);
           if (r.crash || r.exit !== "0") notes.push(`${name} (${pass.name}): imaptest exited ${r.exit}${r.crash ? ` (${r.crash})` : ""}; output in ${file}`);
         }
       } finally {
@@ -243,7 +274,7 @@ export async function imaptestScenario(opts: BenchOptions, start: ServerFactory,
   return { id: "imaptest", title: "imaptest state tracking: shared INBOX, checkpoints, profile mode (IDLE, LMTP)", params, figures: imaptestFigures(raw, secs), notes, raw, durationMs: Date.now() - t0 };
 }
 
-/** Errors per pass (target for charon: none, and imaptest ran to its end), commands/s of the first pass, what checkpoints compared. */
+/** Errors per pass (target for charon: none, no client kept waiting, and imaptest ran to its end), commands/s of the first pass, what checkpoints compared. */
 export function imaptestFigures(raw: Record<string, Record<string, Run>>, secs: number): Figure[] {
   // A run imaptest did not finish has no figures: a crash before the first command is not "0 errors".
   const vals = (runs: Record<string, Run>, f: (r: Run) => number) => {
@@ -251,13 +282,17 @@ export function imaptestFigures(raw: Record<string, Record<string, Run>>, secs: 
     for (const n of Object.keys(runs) as ServerName[]) if (!runs[n]!.crash) v[n] = f(runs[n]!);
     return v;
   };
-  const clean = (r: Run | undefined) => r !== undefined && r.errors.length === 0 && !r.crash && r.exit === "0";
+  const clean = (r: Run | undefined) => r !== undefined && r.errors.length === 0 && r.stalls.length === 0 && !r.crash && r.exit === "0";
   const figures: Figure[] = [];
   for (const [pass, runs] of Object.entries(raw)) {
     const metric = pass === "default" ? "state-tracking errors" : `state-tracking errors (${pass})`;
     const errors = figure({ group: "imaptest", metric, unit: "lines", better: "lower", values: vals(runs, (r) => r.errors.length) });
-    if (runs.charon) errors.target = { text: "no protocol or state errors", met: clean(runs.charon) };
+    if (runs.charon) errors.target = { text: "no protocol or state errors, no client kept waiting", met: clean(runs.charon) };
     figures.push(errors);
+    if (Object.values(runs).some((r) => r.stalls.length > 0)) {
+      const metric = pass === "default" ? "clients kept waiting over 15 s" : `clients kept waiting over 15 s (${pass})`;
+      figures.push(figure({ group: "imaptest", metric, unit: "waits", better: "lower", values: vals(runs, (r) => r.stalls.length) }));
+    }
     if (pass === "default") figures.push(figure({ group: "imaptest", metric: "commands/s", unit: "ops/s", better: "higher", values: vals(runs, (r) => r.commands / secs) }));
     if (Object.values(runs).some((r) => r.delivered !== undefined)) {
       figures.push(figure({ group: "imaptest", metric: `messages delivered (${pass})`, unit: "msgs", better: "higher", values: vals(runs, (r) => r.delivered ?? 0) }));
