@@ -51,6 +51,11 @@ describe("charon dev", () => {
     expect(o.dataDir).toBe(path.resolve(".charon"));
     const p = parseDevArgs(["--data", "/tmp/x", "--imaps-port", "0", "--imap-port", "0", "--user", "a:b:c", "--user", "d:e", "--max-message-size", "10MiB"]);
     expect(p.users).toEqual([{ name: "a", password: "b:c" }, { name: "d", password: "e" }]);
+    // Users are created concurrently, so a repeated name is settled while parsing: the last wins.
+    expect(parseDevArgs(["--user", "a:1", "--user", "b:2", "--user", "a:3"]).users).toEqual([
+      { name: "a", password: "3" },
+      { name: "b", password: "2" },
+    ]);
     expect(p.maxMessageSize).toBe(10 * 1024 * 1024);
     expect(displayHost("0.0.0.0")).toBe("127.0.0.1");
   });
@@ -121,15 +126,22 @@ describe("charon dev", () => {
   it("creates the --user accounts instead of demo", async () => {
     const out = io();
     const cluster = await startDev(
-      parseDevArgs(["--data", dataDir(), "--imaps-port", "0", "--imap-port", "0", "--workers", "1", "--storage", "0", "--user", "alice:secret1", "--log-level", "warn"]),
+      parseDevArgs([
+        ...["--data", dataDir(), "--imaps-port", "0", "--imap-port", "0", "--workers", "1", "--storage", "0", "--log-level", "warn"],
+        ...["--user", "alice:secret1", "--user", "bob:secret2", "--user", "carol:secret3", "--user", "bob:secret4"],
+      ]),
       out.cli,
       silentLogger(),
     );
     try {
       expect(out.out.filter((l) => !l.startsWith("node "))).toHaveLength(1);
       expect(out.out[out.out.length - 1]).toMatch(/^ready /);
-      expect(cluster.users.listUsers()).toEqual(["alice"]);
+      // Created at once, written one at a time: none lost, and bob has his last password.
+      expect(cluster.users.listUsers()).toEqual(["alice", "bob", "carol"]);
       expect(await login(cluster.endpoints.imaps.port, "alice", "secret1")).toBe("OK");
+      expect(await cluster.users.verify("carol", "secret3")).toBe(true);
+      expect(await cluster.users.verify("bob", "secret4")).toBe(true);
+      expect(await cluster.users.verify("bob", "secret2")).toBe(false);
     } finally {
       await cluster.close();
     }

@@ -63,6 +63,8 @@ export function parseDevArgs(argv: string[]): DevOptions {
     if (password.length === 0) throw new UsageError(`--user ${name}: empty password`);
     return { name, password };
   });
+  // Users are created concurrently, so a name given twice is settled here: the last --user wins.
+  const lastPerName = [...new Map(users.map((u) => [u.name, u])).values()];
   const logLevel = values["log-level"] ?? process.env.CHARON_LOG_LEVEL ?? "info";
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level: unknown level ${logLevel}`);
   const host = values.host ?? "127.0.0.1";
@@ -73,7 +75,7 @@ export function parseDevArgs(argv: string[]): DevOptions {
     host,
     imapsPort: parsePort("imaps-port", values["imaps-port"], DEFAULT_IMAPS_PORT),
     imapPort: parsePort("imap-port", values["imap-port"], DEFAULT_IMAP_PORT),
-    users,
+    users: lastPerName,
     maxMessageSize: parseSize("max-message-size", values["max-message-size"]),
     logLevel,
     workers: parseCount("workers", values.workers, DEFAULT_WORKERS, 1),
@@ -128,10 +130,15 @@ export async function startDev(opts: DevOptions, io: CliIo, log: Logger): Promis
   for (const e of await initClusterCerts(config)) if (e.action === "created") log.info({ what: e.what, node: e.name, cert: e.cert }, "certificate created");
 
   const users = await UserDirectory.open(config.users);
-  for (const { name, password } of opts.users) {
-    const created = await users.upsertUser(name, password);
-    log.info({ user: name }, created ? "user created" : "user password reset");
-  }
+  // scrypt is the cost here (tens of ms a user): the directory hashes on its
+  // own threads, so hashing them all at once keeps every thread busy, and it
+  // still writes the file one change at a time.
+  await Promise.all(
+    opts.users.map(async ({ name, password }) => {
+      const created = await users.upsertUser(name, password);
+      log.info({ user: name }, created ? "user created" : "user password reset");
+    }),
+  );
   let demoPassword: string | undefined;
   if (opts.users.length === 0) {
     demoPassword = randomPassword();
