@@ -133,12 +133,15 @@ export async function startDev(opts: DevOptions, io: CliIo, log: Logger): Promis
   // scrypt is the cost here (tens of ms a user): the directory hashes on its
   // own threads, so hashing them all at once keeps every thread busy, and it
   // still writes the file one change at a time.
-  await Promise.all(
+  // Settled, not raced: a failure is reported only once no upsert is left writing the file.
+  const upserts = await Promise.allSettled(
     opts.users.map(async ({ name, password }) => {
       const created = await users.upsertUser(name, password);
       log.info({ user: name }, created ? "user created" : "user password reset");
     }),
   );
+  const failed = upserts.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
   let demoPassword: string | undefined;
   if (opts.users.length === 0) {
     demoPassword = randomPassword();
