@@ -46,7 +46,7 @@ const USAGE = `usage: npm run bench -- [options]
   --servers LIST       charon,dovecot (default both; pluto joins with --pluto)
   --pluto BIN --pluto-config FILE   also run pluto where a scenario says so
   --imaptest BIN       Dovecot's imaptest binary: run its state tracking against each server
-  --imaptest-args "K=V ..."   extra imaptest arguments for both passes (e.g. "msgs=200")
+  --imaptest-args "K=V ..."   extra imaptest arguments for the default and checkpoint passes (e.g. "msgs=200")
   --dovecot-scheme S   Dovecot passwd-file scheme (default SHA512-CRYPT)
   --max-minutes M      stop everything and exit 3 after M minutes (default 10 quick, 90 full)
   --out DIR            results directory (default bench/results)`;

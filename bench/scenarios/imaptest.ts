@@ -14,7 +14,7 @@
 // update one session never got. They are a pass of their own because
 // imaptest builds against Dovecot 2.3 can trip their own assertions there,
 // with any server: such a crash is reported as a crash of imaptest, and the
-// first pass's figures stand. `--imaptest-args` goes to both passes; one
+// first pass's figures stand. `--imaptest-args` goes to these two passes; one
 // that sets checkpoint= itself leaves out the second.
 //
 // A third pass runs imaptest's profile mode: 10 users whose clients behave
