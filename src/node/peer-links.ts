@@ -106,8 +106,7 @@ export class PeerLinks {
 
   private retry(d: Dialled): void {
     if (this.closed || d.timer) return;
-    const base = this.opts.retryMs ?? 250;
-    const delay = Math.min(this.opts.maxRetryMs ?? 5_000, base * 2 ** Math.min(d.failures, 10));
+    const delay = redialDelay(d.failures, this.opts.retryMs ?? 250, this.opts.maxRetryMs ?? 5_000);
     d.timer = setTimeout(() => {
       d.timer = undefined;
       void this.dial(d);
@@ -122,4 +121,9 @@ export class PeerLinks {
       d.mux?.close();
     }
   }
+}
+
+/** The wait before a redial: `base` after a closed link or the first failed dial, doubling with each further failure, at most `max`. */
+export function redialDelay(failures: number, base: number, max: number): number {
+  return Math.min(max, base * 2 ** Math.min(Math.max(0, failures - 1), 10));
 }
