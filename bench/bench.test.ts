@@ -411,6 +411,15 @@ describe("imaptest output", () => {
     expect(errors!.target).toMatchObject({ met: false });
   });
 
+  it("gives a run killed at the time limit no figures either, though it printed no crash", () => {
+    // What a spinning imaptest left when SIGKILL ended it: per-second rows, no totals, no Panic.
+    const killed: Run = { ...parseImaptestOutput(run.split("\n").slice(0, 4).join("\n")), exit: "SIGKILL", wallS: 90 };
+    expect(killed.crash).toBeUndefined();
+    const byMetric = new Map(imaptestFigures({ default: { charon: killed } }, 30).map((f) => [f.metric, f]));
+    expect(byMetric.get("state-tracking errors")).toMatchObject({ values: {}, target: { met: false } });
+    expect(byMetric.get("commands/s")!.values).toEqual({});
+  });
+
   it("writes an mbox of distinct messages with LF line ends", () => {
     const m = benchMbox(3);
     expect(m.match(/^From sender\d@example\.test /gm)).toHaveLength(3);

@@ -108,9 +108,14 @@ export interface Run extends ImaptestOutcome {
   delivered?: number;
 }
 
+// imaptest's stdout into a pipe is block-buffered, so a run killed at the
+// time limit would lose all it printed; line buffering keeps where it hung.
+const STDBUF = "/usr/bin/stdbuf";
+
 function runImaptest(bin: string, args: string[], limitMs: number): Promise<{ output: string; exit: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const [cmd, argv] = fs.existsSync(STDBUF) ? [STDBUF, ["-oL", bin, ...args]] : [bin, args];
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
     const chunks: Buffer[] = [];
     child.stdout.on("data", (c: Buffer) => chunks.push(c));
     child.stderr.on("data", (c: Buffer) => chunks.push(c));
@@ -276,13 +281,14 @@ export async function imaptestScenario(opts: BenchOptions, start: ServerFactory,
 
 /** Errors per pass (target for charon: none, no client kept waiting, and imaptest ran to its end), commands/s of the first pass, what checkpoints compared. */
 export function imaptestFigures(raw: Record<string, Record<string, Run>>, secs: number): Figure[] {
-  // A run imaptest did not finish has no figures: a crash before the first command is not "0 errors".
+  // A run imaptest did not finish (a crash, or killed at the time limit) has no figures: it is not "0 errors".
+  const finished = (r: Run) => !r.crash && r.exit === "0";
   const vals = (runs: Record<string, Run>, f: (r: Run) => number) => {
     const v: Partial<Record<ServerName, number>> = {};
-    for (const n of Object.keys(runs) as ServerName[]) if (!runs[n]!.crash) v[n] = f(runs[n]!);
+    for (const n of Object.keys(runs) as ServerName[]) if (finished(runs[n]!)) v[n] = f(runs[n]!);
     return v;
   };
-  const clean = (r: Run | undefined) => r !== undefined && r.errors.length === 0 && r.stalls.length === 0 && !r.crash && r.exit === "0";
+  const clean = (r: Run | undefined) => r !== undefined && finished(r) && r.errors.length === 0 && r.stalls.length === 0;
   const figures: Figure[] = [];
   for (const [pass, runs] of Object.entries(raw)) {
     const metric = pass === "default" ? "state-tracking errors" : `state-tracking errors (${pass})`;
