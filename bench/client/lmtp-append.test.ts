@@ -2,16 +2,9 @@
 // LevelDB store: pipelined LMTP commands, one DATA reply per recipient, a
 // "+Mailbox" detail, an unknown recipient, dot-stuffing; then the messages
 // are read back over IMAP.
-import { mkdtempSync, rmSync } from "node:fs";
 import * as net from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { UserDirectory } from "../../src/auth/user-directory";
-import { silentLogger } from "../../src/log/logger";
-import { createMailStore } from "../../src/mailstore";
-import { ImapListener } from "../../src/server/imap-listener";
-import { createSelfSigned } from "../../src/tls/certs";
+import { startTestListener, type TestListener } from "../../src/server/listener-test-support";
 import { login } from "../scenarios/common";
 import type { ServerUnderTest } from "../servers/server";
 import { LmtpToImap, recipientOf } from "./lmtp-append";
@@ -40,28 +33,18 @@ async function lmtp(port: number, script: string, count: number): Promise<string
 }
 
 describe("LmtpToImap", () => {
-  let dir: string;
-  let listener: ImapListener;
+  let charon: TestListener;
   let server: ServerUnderTest;
-  let closeStore: () => Promise<void>;
   let shim: LmtpToImap | undefined;
   const alice = { name: "alice@example.test", password: "wonderland" };
 
   beforeEach(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "charon-lmtp-"));
-    const users = await UserDirectory.open(path.join(dir, "users.json"), { scrypt: { N: 1024, r: 8, p: 1 } });
-    await users.addUser(alice.name, alice.password);
-    const store = await createMailStore({ dir: path.join(dir, "store"), replicaId: "test1", maxMessageSize: 1 << 20 });
-    closeStore = () => store.close();
-    listener = new ImapListener({ store, authenticate: (u, p) => users.verify(u, p), tls: await createSelfSigned(), log: silentLogger() });
-    const bound = await listener.listen({ imaps: { port: 0 } });
-    server = { name: "charon", host: "127.0.0.1", port: bound.imaps!.port, unquotedLogin: false, users: [alice] } as unknown as ServerUnderTest;
+    charon = await startTestListener({ [alice.name]: alice.password });
+    server = { name: "charon", host: "127.0.0.1", port: charon.bound.imaps!.port, unquotedLogin: false, users: [alice] } as unknown as ServerUnderTest;
   });
   afterEach(async () => {
     await shim?.close();
-    await listener.close();
-    await closeStore();
-    rmSync(dir, { recursive: true, force: true });
+    await charon.close();
   });
 
   it("answers DATA once per recipient and appends to INBOX and to the detail mailbox", async () => {

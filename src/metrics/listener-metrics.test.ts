@@ -1,55 +1,33 @@
 // A node's metrics end to end: real ImapListener over TLS, imapflow as the
 // client, the admin server scraped over HTTP while the session runs.
-import { mkdtempSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { ImapFlow } from "imapflow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startAdminServer, type AdminServer } from "../admin/http";
-import { UserDirectory } from "../auth/user-directory";
 import { silentLogger } from "../log/logger";
-import { createMailStore } from "../mailstore";
-import { ImapListener, type BoundEndpoints } from "../server/imap-listener";
-import { createSelfSigned } from "../tls/certs";
+import type { BoundEndpoints } from "../server/imap-listener";
+import { startTestListener, type TestListener } from "../server/listener-test-support";
 import { createMetrics, type Metrics } from "./index";
 import { parsePrometheusText, sampleValue, type MetricFamily } from "./parse";
 
 describe("node metrics over a real listener", () => {
-  let dir: string;
-  let listener: ImapListener;
+  let server: TestListener;
   let bound: BoundEndpoints;
-  let closeStore: () => Promise<void>;
   let metrics: Metrics;
   let admin: AdminServer;
 
   beforeEach(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "charon-metrics-node-"));
-    const users = await UserDirectory.open(path.join(dir, "users.json"), { scrypt: { N: 1024, r: 8, p: 1 } });
-    await users.addUser("alice", "wonderland");
-    const storeDir = path.join(dir, "store");
-    const store = await createMailStore({ dir: storeDir, replicaId: "test1", maxMessageSize: 1 << 20 });
-    closeStore = () => store.close();
     metrics = createMetrics({ node: "worker-1", role: "worker" });
-    metrics.watchDirectorySize(storeDir);
-    listener = new ImapListener({
-      store,
-      authenticate: (u, p) => users.verify(u, p),
-      tls: await createSelfSigned(),
-      log: silentLogger(),
-      observer: metrics.sessionObserver(),
-      onTlsHandshakeFailure: metrics.tlsHandshakeFailed,
-    });
-    bound = await listener.listen({ imaps: { port: 0 }, imap: { port: 0 } });
+    server = await startTestListener({ alice: "wonderland" }, { observer: metrics.sessionObserver(), onTlsHandshakeFailure: metrics.tlsHandshakeFailed });
+    bound = server.bound;
+    metrics.watchDirectorySize(server.storeDir);
     admin = await startAdminServer({ port: 0, metrics, ready: () => true, log: silentLogger() });
   });
   afterEach(async () => {
     await admin.close();
-    await listener.close();
-    await closeStore();
+    await server.close();
     metrics.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function scrape(): Promise<Map<string, MetricFamily>> {

@@ -1,16 +1,10 @@
 // The real IMAP engine behind the real listener: TLS greeting, STARTTLS, LOGIN policy, BYE on close.
-import { mkdtempSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import tls from "node:tls";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { UserDirectory } from "../auth/user-directory";
-import { silentLogger } from "../log/logger";
-import { createMailStore } from "../mailstore";
-import { createSelfSigned } from "../tls/certs";
-import { ImapListener, type BoundEndpoints } from "./imap-listener";
+import type { BoundEndpoints, ImapListener } from "./imap-listener";
+import { startTestListener, type TestListener } from "./listener-test-support";
 
 /** Collects CRLF lines from a socket. */
 function reader(socket: net.Socket) {
@@ -62,30 +56,15 @@ function reader(socket: net.Socket) {
 }
 
 describe("ImapListener with ImapSession", () => {
-  let dir: string;
+  let server: TestListener;
   let listener: ImapListener;
   let bound: BoundEndpoints;
-  let closeStore: () => Promise<void>;
 
   beforeEach(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "charon-listener-"));
-    const users = await UserDirectory.open(path.join(dir, "users.json"), { scrypt: { N: 1024, r: 8, p: 1 } });
-    await users.addUser("alice", "wonderland");
-    const store = await createMailStore({ dir: path.join(dir, "store"), replicaId: "test1", maxMessageSize: 1 << 20 });
-    closeStore = () => store.close();
-    listener = new ImapListener({
-      store,
-      authenticate: (u, p) => users.verify(u, p),
-      tls: await createSelfSigned(),
-      log: silentLogger(),
-    });
-    bound = await listener.listen({ imaps: { port: 0 }, imap: { port: 0 } });
+    server = await startTestListener({ alice: "wonderland" });
+    ({ listener, bound } = server);
   });
-  afterEach(async () => {
-    await listener.close();
-    await closeStore();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => server.close());
 
   it("greets over implicit TLS and logs in", async () => {
     const sock = tls.connect({ host: "127.0.0.1", port: bound.imaps!.port, rejectUnauthorized: false });
