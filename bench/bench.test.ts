@@ -302,6 +302,9 @@ describe("imaptest output", () => {
     "9478 4798 4795 9477 5580 12912 3867 5030 9473 6720 9479   32 ",
   ].join("\n");
 
+  /** A run that finished cleanly, with the fields a test changes. */
+  const ok = (over: Partial<Run> = {}): Run => ({ ...parseImaptestOutput(run), errors: [], exit: "0", wallS: 30, ...over });
+
   it("reads the totals, not a per-second row, and counts the error lines", () => {
     const o = parseImaptestOutput(run);
     expect(o.totals).toMatchObject({ Logi: 9478, Fet2: 12912, Logo: 9479, ChkP: 32 });
@@ -339,15 +342,13 @@ describe("imaptest output", () => {
   });
 
   it("reports the profile pass's deliveries, and judges its errors like the others'", () => {
-    const base = { ...parseImaptestOutput(run), errors: [], exit: "0", wallS: 30 };
-    const figures = imaptestFigures({ profile: { charon: { ...base, delivered: 120 }, dovecot: { ...base, delivered: 118, errors: ["Error: x"] } } }, 30);
+    const figures = imaptestFigures({ profile: { charon: ok({ delivered: 120 }), dovecot: ok({ delivered: 118, errors: ["Error: x"] }) } }, 30);
     const byMetric = new Map(figures.map((f) => [f.metric, f]));
     expect(byMetric.get("messages delivered (profile)")!.values).toEqual({ charon: 120, dovecot: 118 });
     expect(byMetric.get("state-tracking errors (profile)")).toMatchObject({ values: { charon: 0, dovecot: 1 }, target: { met: true } });
   });
 
   it("judges charon on every pass, and gives a run imaptest did not finish no figures", () => {
-    const ok = (over: Partial<Run> = {}): Run => ({ ...parseImaptestOutput(run), errors: [], exit: "0", wallS: 30, ...over });
     const crashed = ok({ crash: "Panic: client_update_plan: assertion failed", exit: "SIGABRT", totals: {}, commands: 0 });
     const figures = imaptestFigures(
       {
@@ -392,7 +393,6 @@ describe("imaptest output", () => {
   });
 
   it("does not judge a pass met when the server kept a client waiting, and shows the waits", () => {
-    const ok = (over: Partial<Run> = {}): Run => ({ ...parseImaptestOutput(run), errors: [], exit: "0", wallS: 30, ...over });
     const figures = imaptestFigures(
       { checkpoints: { charon: ok({ stalls: ["client 3 waited 16 s in command: 9 CHECK"] }), dovecot: ok() }, default: { charon: ok(), dovecot: ok() } },
       30,
