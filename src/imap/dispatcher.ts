@@ -40,9 +40,8 @@ export const bad = (text: string, code?: string): Reply => (code ? { status: "BA
  */
 export type UpdatePolicy = "all" | "no-expunge" | "none";
 
-/** What a handler can do to its session. Implemented by ImapSession. */
+/** What a handler can do to its session. Implemented by ImapSession, one per session. */
 export interface CommandContext {
-  readonly tag: string;
   readonly state: SessionState;
   readonly secure: boolean;
   readonly log: Logger;
