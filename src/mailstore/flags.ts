@@ -17,9 +17,17 @@ export function normalizeFlags(flags: readonly string[]): string[] {
   return out;
 }
 
-export function hasFlag(flags: Iterable<string>, flag: string): boolean {
-  const want = flag.toLowerCase();
-  for (const f of flags) if (f.toLowerCase() === want) return true;
+/** Case-insensitive flag test. EXPUNGE and SEARCH run it on every message of a mailbox. */
+export function hasFlag(flags: readonly string[], flag: string): boolean {
+  return hasLowerFlag(flags, flag, flag.toLowerCase());
+}
+
+/** hasFlag with `want`, `flag` lower-cased, computed once by the caller. Exact and length checks spare most toLowerCase calls. */
+export function hasLowerFlag(flags: readonly string[], flag: string, want: string): boolean {
+  for (let i = 0; i < flags.length; i++) {
+    const f = flags[i]!;
+    if (f === flag || (f.length === want.length && f.toLowerCase() === want)) return true;
+  }
   return false;
 }
 

@@ -7,6 +7,7 @@
 import type { SearchKey, SequenceSet } from "../imap/types";
 import type { MimeNode } from "../mime/types";
 import { addressTexts, headerValues, searchableText, sentDate } from "../mime";
+import { hasFlag, hasLowerFlag } from "./flags";
 
 /** Header fields whose addresses SEARCH also matches with comments taken out (see addressTexts). */
 const ADDRESS_FIELDS = new Set(["FROM", "TO", "CC", "BCC", "SENDER", "REPLY-TO"]);
@@ -123,19 +124,6 @@ export function inSequenceSet(set: SequenceSet, n: number, max: number): boolean
     let b = r.to ?? max;
     if (a > b) [a, b] = [b, a];
     if (n >= a && n <= b) return true;
-  }
-  return false;
-}
-
-function hasFlag(flags: readonly string[], flag: string): boolean {
-  return hasLowerFlag(flags, flag, flag.toLowerCase());
-}
-
-/** Case-insensitive flag test; `want` is `flag` lower-cased. Exact and length checks spare most toLowerCase calls. */
-function hasLowerFlag(flags: readonly string[], flag: string, want: string): boolean {
-  for (let i = 0; i < flags.length; i++) {
-    const f = flags[i]!;
-    if (f === flag || (f.length === want.length && f.toLowerCase() === want)) return true;
   }
   return false;
 }
