@@ -199,6 +199,11 @@ export class ImapSession {
     // Replies still waiting for their commit are not sent: the client gets no answer to those commands.
     this.dropHeldReplies();
     this.writeLine(`* BYE ${reason}`);
+    this.endConnection();
+  }
+
+  /** Ends the transport (after what was written) and closes the session at once. */
+  private endConnection(): void {
     this.transport.end();
     this.onClose();
   }
@@ -543,8 +548,7 @@ export class ImapSession {
     if (view.gone) {
       // Dovecot does the same: the client's numbering cannot be kept any more.
       this.writeLine("* BYE Selected mailbox was deleted or its UIDVALIDITY changed, have to disconnect");
-      this.transport.end();
-      this.onClose();
+      this.endConnection();
     }
   }
 
@@ -647,8 +651,7 @@ export class ImapSession {
         // The plaintext stream is unusable after a failed handshake.
         s.log.info({ err }, "TLS negotiation failed");
         s.observe((o) => o.tlsHandshakeFailed?.());
-        s.transport.end();
-        s.onClose();
+        s.endConnection();
         return;
       }
       s.secure = true;
@@ -658,8 +661,7 @@ export class ImapSession {
       this.s.closeView();
     }
     closeConnection(): void {
-      this.s.transport.end();
-      this.s.onClose();
+      this.s.endConnection();
     }
   };
 
