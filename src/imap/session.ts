@@ -105,7 +105,8 @@ export class ImapSession {
   private userStore: UserStore | undefined;
   private view: SelectedView | undefined;
   private idling = false;
-  private commandContext: CommandContext | undefined;
+  /** What handlers may do to this session (see SessionContext). */
+  private readonly context: CommandContext;
   private writeBlocked = false;
   /** Oldest first; output goes to the transport only while this is empty. */
   private heldReplies: HeldReply[] = [];
@@ -133,6 +134,7 @@ export class ImapSession {
   ) {
     this.secure = opts.secure;
     this.log = opts.log;
+    this.context = new ImapSession.SessionContext(this);
     this.maxQueued = opts.maxQueuedCommands ?? 64;
     this.maxQueuedBytes = opts.maxQueuedBytes ?? 1024 * 1024;
     this.framer = this.newFramer();
@@ -424,7 +426,7 @@ export class ImapSession {
     }
     const started = Date.now();
     let held: Promise<Reply> | undefined;
-    const reply = await this.dispatcher.dispatch(this.context(), cmd, (r) => (held = this.writeTagged(cmd.tag, r, cmd.name)));
+    const reply = await this.dispatcher.dispatch(this.context, cmd, (r) => (held = this.writeTagged(cmd.tag, r, cmd.name)));
     const label = this.commandLabel(cmd.name, cmd.uid);
     // A held reply counts once it is sent, with the status it went out with.
     if (held) void held.then((sent) => this.commandDone(label, sent.status, startedNs));
@@ -550,11 +552,6 @@ export class ImapSession {
       this.writeLine("* BYE Selected mailbox was deleted or its UIDVALIDITY changed, have to disconnect");
       this.endConnection();
     }
-  }
-
-  /** What handlers may do to this session: one SessionContext, built on the first command. */
-  private context(): CommandContext {
-    return (this.commandContext ??= new ImapSession.SessionContext(this));
   }
 
   /**
